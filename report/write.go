@@ -70,7 +70,8 @@ func Encode(r *Report) ([]byte, error) {
 // base-3.json and so on. If a candidate already holds this report's
 // session_id, Write leaves it as it is and returns its path, so writing the
 // same session again after a crash is harmless. Temporary files left by an
-// earlier, interrupted write of the same base are removed.
+// earlier, interrupted write of the same report (same base and session) are
+// removed.
 //
 // The outbox must exist: a missing outbox is more likely an unmounted share
 // than a folder to create. base must be one file-name component (see
@@ -93,21 +94,47 @@ func Write(outbox, base string, r *Report) (string, error) {
 	if err := checkFolder("outbox", outbox); err != nil {
 		return "", err
 	}
-	prefix := tempPrefixFor(base)
+	// Temporary files are named for the base and the session, so a Write
+	// removes only what an interrupted Write of the same report left.
+	prefix := tempPrefixFor(base + "\x00" + r.SessionID)
 	if err := removeStaleTemps(outbox, prefix); err != nil {
 		return "", fmt.Errorf("report: outbox %s: %w", outbox, err)
 	}
+	// Another Write of the same report that starts meanwhile removes our
+	// temporary file as stale; then we try again, and find its report.
+	for range maxAttempts {
+		final, lost, err := writeOnce(outbox, base, r.SessionID, prefix, data)
+		if lost {
+			continue
+		}
+		return final, err
+	}
+	return "", fmt.Errorf("report: outbox %s: write %s.json: temporary file removed %d times by other writers of the same report (write each report once at a time)",
+		outbox, base, maxAttempts)
+}
+
+// maxAttempts bounds how often Write starts over when a concurrent Write of
+// the same report removed its temporary file.
+const maxAttempts = 3
+
+// writeOnce writes data to a temporary file and places it at the first free
+// numbered name, or finds the session's report already there. lost reports
+// that the temporary file disappeared before it could be placed.
+func writeOnce(outbox, base, sessionID, prefix string, data []byte) (final string, lost bool, err error) {
 	tmp, err := writeTemp(outbox, prefix, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("report: outbox %s: %w%s", outbox, err, hint(err))
+		return "", false, fmt.Errorf("report: outbox %s: %w%s", outbox, err, hint(err))
 	}
 	defer os.Remove(tmp) // gone already once linked or renamed
 	// Temporary files are private; a report is for the operator's tools.
 	if err := os.Chmod(tmp, reportPerm); err != nil {
-		return "", fmt.Errorf("report: outbox %s: %w%s", outbox, err, hint(err))
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", true, nil
+		}
+		return "", false, fmt.Errorf("report: outbox %s: %w%s", outbox, err, hint(err))
 	}
 
 	for n := 1; n <= maxNumbered; n++ {
@@ -115,27 +142,30 @@ func Write(outbox, base string, r *Report) (string, error) {
 		err := placeNoReplace(tmp, final)
 		if err == nil {
 			if err := syncDir(outbox); err != nil {
-				return "", fmt.Errorf("report: outbox %s: %w", outbox, err)
+				return "", false, fmt.Errorf("report: outbox %s: %w", outbox, err)
 			}
-			return final, nil
+			return final, false, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return "", fmt.Errorf("report: outbox %s: place %s: %w%s", outbox, filepath.Base(final), err, hint(err))
+			if _, serr := os.Lstat(tmp); errors.Is(serr, fs.ErrNotExist) {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("report: outbox %s: place %s: %w%s", outbox, filepath.Base(final), err, hint(err))
 		}
-		same, err := holdsSession(final, r.SessionID)
+		same, err := holdsSession(final, sessionID)
 		if err != nil {
-			return "", fmt.Errorf("report: outbox %s: read existing %s: %w%s", outbox, filepath.Base(final), err, hint(err))
+			return "", false, fmt.Errorf("report: outbox %s: read existing %s: %w%s", outbox, filepath.Base(final), err, hint(err))
 		}
 		if same {
 			// Written before a crash or by an earlier attempt: make sure its
 			// name is on disk and keep it.
 			if err := syncDir(outbox); err != nil {
-				return "", fmt.Errorf("report: outbox %s: %w", outbox, err)
+				return "", false, fmt.Errorf("report: outbox %s: %w", outbox, err)
 			}
-			return final, nil
+			return final, false, nil
 		}
 	}
-	return "", fmt.Errorf("report: outbox %s: %s.json … %s.json: %w (move old reports away)",
+	return "", false, fmt.Errorf("report: outbox %s: %s.json … %s.json: %w (move old reports away)",
 		outbox, base, numberedBase(base, maxNumbered), ErrTooManyNames)
 }
 
@@ -262,7 +292,7 @@ func placeNoReplace(tmp, final string) error {
 		}
 		return nil
 	}
-	if errors.Is(err, fs.ErrExist) {
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if _, serr := os.Lstat(final); serr == nil {

@@ -105,3 +105,41 @@ func HTTPStatusOf(err error) int {
 	}
 	return 0
 }
+
+// Sentinel errors. Each is wrapped with the file or call it concerns, so test
+// them with errors.Is.
+var (
+	// ErrNoCertificate is returned by LoadCertificate when neither a PEM
+	// certificate and key nor a PFX file is configured, or when both are.
+	ErrNoCertificate = errors.New("no client certificate configured")
+	// ErrNotPEM is returned when a certificate, key or CA file holds no PEM
+	// block of the expected type.
+	ErrNotPEM = errors.New("not PEM")
+	// ErrKeyMismatch is returned when the private key does not belong to the
+	// certificate.
+	ErrKeyMismatch = errors.New("private key does not match the certificate")
+	// ErrCertificateExpired is returned when the client certificate's
+	// NotAfter is before the (injected) current time.
+	ErrCertificateExpired = errors.New("certificate expired")
+	// ErrCertificateNotYetValid is returned when the client certificate's
+	// NotBefore is after the (injected) current time.
+	ErrCertificateNotYetValid = errors.New("certificate not yet valid")
+	// ErrWrongPassword is returned when a PFX file cannot be decrypted with
+	// the configured password.
+	ErrWrongPassword = errors.New("wrong PFX password")
+	// ErrReplyTooLarge is returned (inside a Protocol error) when a reply
+	// body is larger than Options.MaxReplyBytes.
+	ErrReplyTooLarge = errors.New("reply body too large")
+	// ErrAggregationMismatch is returned (inside a Protocol error) when a
+	// reply carries an AggregationId other than the one sent.
+	ErrAggregationMismatch = errors.New("reply AggregationId differs from the one sent")
+	// ErrFileChanged is returned (inside a Local error) when a file's length
+	// differs from its stat size while it is streamed.
+	ErrFileChanged = errors.New("file changed while it was sent")
+	// ErrIdleTimeout is returned (inside a Transient error) when no byte of
+	// the request or reply body moved for Options.IdleBodyTimeout.
+	ErrIdleTimeout = errors.New("no progress on the connection")
+	// ErrNoFraudURL is returned by FraudAnalysis when Options.FraudURL is
+	// empty.
+	ErrNoFraudURL = errors.New("no fraud URL configured")
+)

@@ -67,6 +67,11 @@ func (m mover) moveFiles(items []MoveItem, destDir string) ([]string, error) {
 		moved = append(moved, p)
 		srcDirs[filepath.Dir(it.Src)] = true
 	}
+	// A copy interrupted on an earlier run may have left its temporary file
+	// even if this run could rename.
+	if err := removeStaleTempsFor(destDir, items); err != nil {
+		return moved, fmt.Errorf("report: move files to %s: %w", destDir, err)
+	}
 	if err := syncDir(destDir); err != nil {
 		return moved, fmt.Errorf("report: move files to %s: %w", destDir, err)
 	}
@@ -126,6 +131,32 @@ func (m mover) moveOne(it MoveItem, destDir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("report: move %s to %s: %w (clear out the destination folder)", it.Src, destDir, ErrTooManyNames)
+}
+
+// removeStaleTempsFor removes the temporary files in dir left by copies of
+// the items.
+func removeStaleTempsFor(dir string, items []MoveItem) error {
+	prefixes := make(map[string]bool, len(items))
+	for _, it := range items {
+		prefixes[tempPrefixFor(filepath.Base(it.Src))] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, tempPrefix) || !strings.HasSuffix(n, ".tmp") || !e.Type().IsRegular() {
+			continue
+		}
+		if len(n) < len(tempPrefixFor("")) || !prefixes[n[:len(tempPrefixFor(""))]] {
+			continue
+		}
+		if err := removeFile(filepath.Join(dir, n)); err != nil {
+			return fmt.Errorf("remove stale temporary file %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // findMoved looks for the already moved copy of a file whose source is gone:

@@ -285,7 +285,13 @@ func writeTemp(dir, prefix string, write func(io.Writer) error) (string, error) 
 // and never replaces; where the file system has no hard links it checks that
 // final is free and renames, which leaves only a tiny window.
 func placeNoReplace(tmp, final string) error {
-	err := os.Link(tmp, final)
+	return placeWith(os.Link, tmp, final)
+}
+
+// placeWith is placeNoReplace with the link call given, so that tests can
+// take the path of file systems without hard links.
+func placeWith(link func(oldname, newname string) error, tmp, final string) error {
+	err := link(tmp, final)
 	if err == nil {
 		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove temporary file %s: %w", filepath.Base(tmp), err)

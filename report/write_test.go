@@ -424,3 +424,36 @@ func TestWriteConcurrentSameSession(t *testing.T) {
 		t.Errorf("outbox holds %q, want only one.json", names)
 	}
 }
+
+// TestPlaceWithoutLinks takes the path for file systems without hard links
+// (some network shares): check the name is free, then rename.
+func TestPlaceWithoutLinks(t *testing.T) {
+	noLinks := func(oldname, newname string) error {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: errors.ErrUnsupported}
+	}
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, ".t.tmp")
+	final := filepath.Join(dir, "r.json")
+	if err := os.WriteFile(tmp, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(final, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := placeWith(noLinks, tmp, final); !errors.Is(err, os.ErrExist) {
+		t.Errorf("placeWith(no links) onto an existing name = %v, want ErrExist", err)
+	}
+	if data, _ := os.ReadFile(final); string(data) != "old" {
+		t.Errorf("existing file now holds %q, want it untouched", data)
+	}
+	free := filepath.Join(dir, "r-2.json")
+	if err := placeWith(noLinks, tmp, free); err != nil {
+		t.Fatalf("placeWith(no links) onto a free name: %v", err)
+	}
+	if data, _ := os.ReadFile(free); string(data) != "new" {
+		t.Errorf("placed file holds %q, want %q", data, "new")
+	}
+	if _, err := os.Lstat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file: Lstat err = %v, want it gone", err)
+	}
+}

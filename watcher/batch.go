@@ -15,8 +15,12 @@ type Inbox struct {
 	Settle time.Duration
 	// ReadyMarker is a file name that closes its folder at once ("" = none).
 	ReadyMarker string
-	// RescanInterval is the period of the full rescan.
+	// RescanInterval is the period of the full rescan (0 = DefaultRescanInterval).
 	RescanInterval time.Duration
+	// Skip holds absolute folders under Path that are never walked, such as
+	// an outbox, archive or failed folder placed inside the inbox. Added by
+	// the watcher (issue 4); nil skips nothing.
+	Skip []string
 }
 
 // File is one file of a batch, as it was when taken.
@@ -45,7 +49,9 @@ type Batch struct {
 }
 
 // Taken is asked, before a file is considered, whether a session already
-// holds it; the pipeline implements it from its store.
+// holds it; the pipeline implements it from its store. It is called from the
+// watcher's goroutine while the pipeline runs, so it must be safe for
+// concurrent use.
 type Taken interface {
 	Taken(path string) bool
 }

@@ -1,0 +1,36 @@
+package watcher
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// ignoredName reports whether a file called name is left alone in inbox in:
+// hidden names, office lock files, partial downloads, shell droppings, the
+// ready marker and the inbox's own globs (SPEC §4). The hidden attribute on
+// Windows is checked separately, since it needs the file's attributes.
+func ignoredName(name string, in *inbox) bool {
+	if name == "" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~$") {
+		return true
+	}
+	lower := strings.ToLower(name)
+	if strings.HasSuffix(lower, ".tmp") || strings.HasSuffix(lower, ".part") ||
+		lower == "thumbs.db" || lower == "desktop.ini" {
+		return true
+	}
+	if in.isMarker(name) {
+		return true
+	}
+	for _, glob := range in.Ignore {
+		if ok, _ := filepath.Match(glob, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hiddenFolder reports whether a folder called name is skipped by its name
+// (our own temporary files and folders start with a dot).
+func hiddenFolder(name string) bool {
+	return name == "" || strings.HasPrefix(name, ".")
+}

@@ -86,7 +86,7 @@ func (m mover) moveFiles(items []MoveItem, destDir string) ([]string, error) {
 // moveOne moves one file; see MoveFiles.
 func (m mover) moveOne(it MoveItem, destDir string) (string, error) {
 	name := filepath.Base(it.Src)
-	if err := checkBase(name); err != nil {
+	if err := checkFileName(name); err != nil {
 		return "", fmt.Errorf("report: move %q: %w", it.Src, err)
 	}
 	srcInfo, err := os.Lstat(it.Src)
@@ -131,6 +131,17 @@ func (m mover) moveOne(it MoveItem, destDir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("report: move %s to %s: %w (clear out the destination folder)", it.Src, destDir, ErrTooManyNames)
+}
+
+// checkFileName returns ErrUnsafeName unless name, the last element of a
+// path on this system, names a file: a source file is kept under its own
+// name even where it holds characters SafeName would replace (a backslash
+// is an ordinary character on Linux).
+func checkFileName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, filepath.Separator) {
+		return ErrUnsafeName
+	}
+	return nil
 }
 
 // removeStaleTempsFor removes the temporary files in dir left by copies of
@@ -238,6 +249,9 @@ func numberedFile(name string, n int) string {
 		return name
 	}
 	ext := filepath.Ext(name)
+	if ext == name {
+		ext = "" // ".profile": all name, no extension
+	}
 	return strings.TrimSuffix(name, ext) + " (" + strconv.Itoa(n) + ")" + ext
 }
 
@@ -302,7 +316,7 @@ func removeFile(path string) error {
 // "name (2).json" and so on, never replacing a file.
 func CopyReport(reportPath, destDir string) error {
 	name := filepath.Base(reportPath)
-	if err := checkBase(name); err != nil {
+	if err := checkFileName(name); err != nil {
 		return fmt.Errorf("report: copy report %q: %w", reportPath, err)
 	}
 	data, err := os.ReadFile(reportPath)

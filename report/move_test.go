@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -446,5 +447,47 @@ func TestRemoveEmptyDirsSymlink(t *testing.T) {
 	}
 	if _, err := os.Stat(target); err != nil {
 		t.Errorf("symlink target: %v, want it left alone", err)
+	}
+}
+
+func TestMoveFilesOddNames(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"relevé été.pdf", "no-extension", ".pdf", "a (2).pdf"}
+	if filepath.Separator == '/' {
+		names = append(names, `back\slash.pdf`, "colon:name.pdf")
+	}
+	var items []MoveItem
+	for i, n := range names {
+		items = append(items, writeFile(t, filepath.Join(dir, "in", n), fmt.Sprint("content ", i)))
+	}
+	dest := filepath.Join(dir, "out")
+	got, err := MoveFiles(items, dest)
+	if err != nil {
+		t.Fatalf("MoveFiles: %v", err)
+	}
+	for i, n := range names {
+		if want := filepath.Join(dest, n); got[i] != want {
+			t.Errorf("MoveFiles moved %q to %q, want %q", n, got[i], want)
+		}
+		wantContent(t, got[i], fmt.Sprint("content ", i))
+	}
+	if _, err := MoveFiles([]MoveItem{{Src: dir + string(filepath.Separator) + ".."}}, dest); !errors.Is(err, ErrUnsafeName) {
+		t.Errorf("MoveFiles(..) = %v, want ErrUnsafeName", err)
+	}
+}
+
+func TestNumberedFile(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		want string
+	}{
+		{"a.pdf", 1, "a.pdf"}, {"a.pdf", 2, "a (2).pdf"}, {"a.tar.gz", 3, "a.tar (3).gz"},
+		{"noext", 2, "noext (2)"}, {".pdf", 2, ".pdf (2)"},
+	}
+	for _, tt := range tests {
+		if got := numberedFile(tt.name, tt.n); got != tt.want {
+			t.Errorf("numberedFile(%q, %d) = %q, want %q", tt.name, tt.n, got, tt.want)
+		}
 	}
 }

@@ -26,7 +26,10 @@ const (
 	FileRejected = "rejected"
 )
 
-// Report is the document written to the outbox, schema version 1.
+// Report is the document written to the outbox, schema version 1
+// (schema.json, checked by Validate). Every field is always written: an
+// empty string as "", no fraud analysis or no error as null, no files as [];
+// only the Times milestones that did not happen are left out.
 type Report struct {
 	SchemaVersion int    `json:"schema_version"`
 	SessionID     string `json:"session_id"`

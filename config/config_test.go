@@ -132,6 +132,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown key suggests", "client_secret: ${SECRET}", "client_secrt: x", "flinks.client_secrt", "unknown key (did you mean client_secret?)"},
 		{"unknown key far from all", "workers: 4", "frobnicate: 4", "frobnicate", "unknown key (valid keys here:"},
+		{"key in the wrong section", "workers: 4", "settle: 4s", "settle", "unknown key (settle belongs under inboxes[]: move it there)"},
+		{"section in the wrong place", "workers: 4", "tls: {}", "tls", "unknown key (tls belongs under flinks: move it there)"},
 		{"unknown inbox key", "settle: 30s", "setle: 30s", "inboxes[0].setle", "did you mean settle?"},
 		{"duration without unit", "stable_for: 5s", `stable_for: "5"`, "inboxes[0].stable_for", `"5" is not a duration (write it like 5s or 1m30s)`},
 		{"negative settle", "settle: 30s", "settle: -1s", "inboxes[0].settle", "negative"},

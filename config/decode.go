@@ -269,7 +269,11 @@ func (d *decoder) decodeMapping(n *yaml.Node, v reflect.Value, key string) {
 		}
 		idx, ok := fields[name]
 		if !ok {
-			d.fail(k.Line, full, "unknown key%s", suggest(name, names))
+			hint := suggest(name, names)
+			if parent := sectionOf(name); parent != "" && !strings.HasPrefix(hint, " (did you mean") {
+				hint = " (" + name + " belongs under " + parent + ": move it there)"
+			}
+			d.fail(k.Line, full, "unknown key%s", hint)
 			continue
 		}
 		if first, dup := seen[name]; dup {
@@ -280,6 +284,26 @@ func (d *decoder) decodeMapping(n *yaml.Node, v reflect.Value, key string) {
 		d.lines[full] = k.Line // a section's problems point at its key
 		d.decodeNode(val, v.Field(idx), full)
 	}
+}
+
+// sectionOf returns the section a key belongs to ("inboxes[]" for
+// stable_for, "flinks" for fraud), or "" when none or several have it.
+func sectionOf(name string) string {
+	found := ""
+	for _, k := range KnownKeys() {
+		segs := strings.Split(k, ".")
+		for j := 1; j < len(segs); j++ {
+			if strings.TrimSuffix(segs[j], "[]") != name {
+				continue
+			}
+			parent := strings.Join(segs[:j], ".")
+			if found != "" && found != parent {
+				return ""
+			}
+			found = parent
+		}
+	}
+	return found
 }
 
 // suggest returns " (did you mean x?)" for the known name nearest to name,

@@ -161,7 +161,7 @@ func (h *harness) drain() []Batch {
 
 // write creates path (and its folders) with data and sets the mtime of the
 // file and of its folder to mtime.
-func write(t *testing.T, path string, data []byte, mtime time.Time) {
+func write(t testing.TB, path string, data []byte, mtime time.Time) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func write(t *testing.T, path string, data []byte, mtime time.Time) {
 }
 
 // appendTo appends data to path and sets its mtime.
-func appendTo(t *testing.T, path string, data []byte, mtime time.Time) {
+func appendTo(t testing.TB, path string, data []byte, mtime time.Time) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -189,19 +189,11 @@ func appendTo(t *testing.T, path string, data []byte, mtime time.Time) {
 	touch(t, path, mtime)
 }
 
-func touch(t *testing.T, path string, mtime time.Time) {
+func touch(t testing.TB, path string, mtime time.Time) {
 	t.Helper()
 	if err := os.Chtimes(path, mtime, mtime); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func mkdir(t *testing.T, path string, mtime time.Time) {
-	t.Helper()
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	touch(t, path, mtime)
 }
 
 // names lists a batch's file names.

@@ -164,6 +164,7 @@ func TestParseErrors(t *testing.T) {
 		{"archive inside inbox", "archive: /srv/scans/archive", "archive: /srv/scans/inbox", "inboxes[0].archive", "would be uploaded"},
 		{"failed inside inbox", "failed: /srv/scans/failed", "failed: /srv/scans/inbox/failed", "inboxes[0].failed", "would be uploaded"},
 		{"state_dir inside inbox", "state_dir: /var/lib/fd", "state_dir: /srv/scans/inbox/.state", "state_dir", "would be uploaded"},
+		{"log file inside inbox", "file: \"\"", "file: /srv/scans/inbox/flinkdrop.log", "log.file", "would be uploaded"},
 		{"missing outbox", "outbox: /srv/scans/reports", "tag: t", "inboxes[0].outbox", "required"},
 		{"missing archive with move", "archive: /srv/scans/archive", "tag: t", "inboxes[0].archive", "required"},
 		{"missing client id", "client_id: client-1", "", "flinks.client_id", "required"},

@@ -129,6 +129,7 @@ fi
 group="$(id -gn "$user")"
 
 # --- binary, config ---------------------------------------------------------
+install -d -m 0755 "$(dirname "$PREFIX_BIN")"
 tmp_bin="$(mktemp "${PREFIX_BIN}.XXXXXX")"
 trap 'rm -f "$tmp_bin"' EXIT
 install -m 0755 -o root -g root "$binary" "$tmp_bin"

@@ -92,13 +92,15 @@ func (h *scmHandler) Execute(_ []string, req <-chan svc.ChangeRequest, changes c
 				changes <- c.CurrentStatus
 			case svc.Stop, svc.Shutdown:
 				changes <- svc.Status{State: svc.StopPending, WaitHint: stopHint}
-				if err := h.s.prog.Stop(h.s.svc); err != nil {
-					h.err = err
-					return true, 2
-				}
+				// A stop that went wrong is reported by Run, but the exit code
+				// stays 0: with recovery on non-crash failures a non-zero code
+				// would restart a service the operator just stopped.
+				h.err = h.s.prog.Stop(h.s.svc)
 				return false, 0
 			}
 		case <-h.s.prog.Done():
+			// The daemon ended on its own: a failure, so exit non-zero and let
+			// the recovery actions restart the service.
 			changes <- svc.Status{State: svc.StopPending, WaitHint: stopHint}
 			h.err = h.s.prog.Stop(h.s.svc)
 			return true, 3

@@ -59,7 +59,7 @@ func renderSystemdUnit(opts Options) (string, error) {
 
 	var b strings.Builder
 	line := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	line("# %s.service: written by \"%s service install\"; install again to change it.", opts.Name, opts.Name)
+	line("# %s.service: written by \"flinkdrop service install\"; to change it, uninstall and install again.", opts.Name)
 	line("[Unit]")
 	line("Description=%s", systemdEscapeSpecifiers(opts.Description))
 	line("Wants=network-online.target")

@@ -222,6 +222,7 @@ ensure_dir() {
 
 conf_dir_of_config="$(dirname "$CONF_FILE")"
 state_dir=""
+log_dir=""
 inboxes=0
 folders=()
 while IFS=$'\t' read -r kind value; do
@@ -234,7 +235,7 @@ while IFS=$'\t' read -r kind value; do
 	[[ "$value" == /* ]] || value="$conf_dir_of_config/$value" # relative to the config's folder
 	case "$kind" in
 	state_dir) state_dir="$value" ;;
-	log_file) folders+=("$(dirname "$value")") ;;
+	log_file) log_dir="$(dirname "$value")" ;;
 	path)
 		inboxes=$((inboxes + 1))
 		folders+=("$value")
@@ -248,6 +249,9 @@ if ((inboxes == 0)); then
 	folders+=("$DEFAULT_SCANS/inbox" "$DEFAULT_SCANS/reports" "$DEFAULT_SCANS/archive" "$DEFAULT_SCANS/failed")
 fi
 ensure_dir "${state_dir:-$DEFAULT_STATE_DIR}" 0750
+if [[ -n "$log_dir" ]]; then
+	ensure_dir "$log_dir" 0750
+fi
 for dir in "${folders[@]}"; do
 	ensure_dir "$dir" 2770
 done

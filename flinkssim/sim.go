@@ -168,23 +168,21 @@ type Sim struct {
 	secretFile   string
 	apiKeyFile   string
 
-	api, fraud       *http.Server
-	uploadURL        string
-	fraudURL         string
-	serveDone        sync.WaitGroup
-	closeOnce        sync.Once
-	bufs             sync.Pool // *scanBuffers
-	stats            stats
-	mu               sync.Mutex // guards everything below
-	faults           Faults
-	rng              *mrand.Rand
-	tokenLifetime    time.Duration
-	tokens           map[string]time.Time
-	aggs             map[string]*aggregation
-	aggOrder         []*aggregation
-	logins           map[string]*aggregation
-	closed           bool
-	lastTokenCleanup int
+	api, fraud    *http.Server
+	uploadURL     string
+	fraudURL      string
+	serveDone     sync.WaitGroup
+	closeOnce     sync.Once
+	bufs          sync.Pool // *scanBuffers
+	stats         stats
+	mu            sync.Mutex // guards everything below
+	faults        Faults
+	rng           *mrand.Rand
+	tokenLifetime time.Duration
+	tokens        map[string]time.Time
+	aggs          map[string]*aggregation
+	aggOrder      []*aggregation
+	logins        map[string]*aggregation
 }
 
 type stats struct {
@@ -437,9 +435,6 @@ func (d debugWriter) Write(p []byte) (int, error) {
 func (s *Sim) Close() error {
 	err := ErrClosed
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
 		err = errors.Join(s.api.Close(), s.fraud.Close())
 		s.serveDone.Wait()
 		s.removeTemp()

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
@@ -934,4 +935,58 @@ func readFile(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestResetOverHTTP2(t *testing.T) {
+	s := startSim(t, Options{})
+	cl := mtlsClient(t, s)
+	cl.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	tok := getToken(t, s, cl)
+	probe, err := cl.Get(s.UploadURL() + "/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Body.Close()
+	if probe.ProtoMajor != 2 {
+		t.Fatalf("protocol = %s, want HTTP/2", probe.Proto)
+	}
+	agg := mustUploadNew(t, s, cl, tok, "a.pdf")
+	s.SetFaults(Faults{ResetAfterRate: 1})
+	req, _ := http.NewRequest(http.MethodPost, s.UploadURL()+"/upload/complete", strings.NewReader(`{"AggregationId":"`+agg+`"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cl.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("complete over %s with ResetAfterRate 1 = %d, want a stream error", resp.Proto, resp.StatusCode)
+	}
+	if a := s.Aggregations()[0]; !a.Completed {
+		t.Errorf("aggregation not completed after a reset-after complete")
+	}
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	var logBuf syncBuffer
+	dir := t.TempDir()
+	s, err := Start(Options{Dir: dir, Log: zerolog.New(&logBuf).Level(zerolog.DebugLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cl := mtlsClient(t, s)
+	tok := getToken(t, s, cl)
+	login := completeSession(t, s, cl, tok, "fraud.pdf")
+	_, secret, key, customer := s.Credentials()
+	pollFraud(t, s, cl, customer, login, key)
+	pollFraud(t, s, cl, customer, login, "wrong-"+key)
+	upload(t, s, cl, tok+"x", uploadJSON(t, "", testFile{"a.pdf", pdf(10)}))
+	logs := logBuf.String()
+	if !strings.Contains(logs, "upload session completed") {
+		t.Fatalf("debug log lacks the complete line: %s", logs)
+	}
+	for name, v := range map[string]string{"client secret": secret, "API key": key, "token": tok, "PFX password": s.Certs().PFXPassword} {
+		if strings.Contains(logs, v) {
+			t.Errorf("the log shows the %s", name)
+		}
+	}
 }

@@ -296,7 +296,8 @@ func (s *Sim) checkBearer(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// allowedTypes maps each accepted extension to its name and magic checks.
+// typeOf returns the type an accepted file name's extension (any case)
+// stands for, or false when the extension is not accepted.
 func typeOf(name string) (kind string, ok bool) {
 	switch strings.ToLower(path.Ext(strings.ReplaceAll(name, `\`, "/"))) {
 	case ".pdf":

@@ -59,7 +59,8 @@ type yamlInbox struct {
 // with one entry per inbox; the outbox, archive and failed folders are
 // siblings of each inbox (inbox-reports, inbox-archive, inbox-failed). With
 // no inboxes, one inbox is placed in the simulator's folder. The state
-// folder is inside the simulator's folder.
+// folder is inside the simulator's folder. The limits are the simulator's,
+// in MiB rounded up; secrets are given as files, never inline.
 func (s *Sim) ConfigYAML(inboxes ...string) string {
 	if len(inboxes) == 0 {
 		inboxes = []string{filepath.Join(s.opts.Dir, "inbox")}
@@ -84,8 +85,8 @@ func (s *Sim) ConfigYAML(inboxes ...string) string {
 			},
 		},
 		Limits: yamlLimits{
-			MaxFileMB:          s.opts.MaxFileBytes >> 20,
-			MaxSessionMB:       s.opts.MaxSessionBytes >> 20,
+			MaxFileMB:          ceilMiB(s.opts.MaxFileBytes),
+			MaxSessionMB:       ceilMiB(s.opts.MaxSessionBytes),
 			MaxFilesPerSession: s.opts.MaxFiles,
 		},
 		StateDir: filepath.Join(s.opts.Dir, "state"),
@@ -109,6 +110,10 @@ func (s *Sim) ConfigYAML(inboxes ...string) string {
 	}
 	return string(out)
 }
+
+// ceilMiB is n bytes in MiB, rounded up: with a limit below a whole MiB the
+// client is the laxer side, so the simulator's refusal can be seen.
+func ceilMiB(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
 
 // Run starts a simulator, prints how to use it to out, and serves until ctx
 // is done.

@@ -990,3 +990,12 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestCeilMiB(t *testing.T) {
+	tests := []struct{ in, want int64 }{{0, 0}, {1, 1}, {1 << 20, 1}, {1<<20 + 1, 2}, {18 << 20, 18}}
+	for _, tt := range tests {
+		if got := ceilMiB(tt.in); got != tt.want {
+			t.Errorf("ceilMiB(%d) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}

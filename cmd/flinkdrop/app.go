@@ -55,7 +55,17 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand())
+	g := &globalFlags{}
+	root.PersistentFlags().StringVar(&g.config, "config", "", "config file (default "+defaultConfigPath()+")")
+	root.AddCommand(
+		newRunCommand(g, stderr),
+		newServiceCommand(g),
+		newStatusCommand(g),
+		newCheckCommand(g),
+		newSimCommand(),
+		newDemoCommand(),
+		newVersionCommand(),
+	)
 	return root
 }
 

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/flinkdrop/flinkdrop/config"
+	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/pipeline"
+	"github.com/flinkdrop/flinkdrop/status"
+	"github.com/flinkdrop/flinkdrop/store"
+	"github.com/flinkdrop/flinkdrop/uploader"
+	"github.com/flinkdrop/flinkdrop/watcher"
+)
+
+// crashEnv names the test-only variable that kills the process at a named
+// point of the pipeline: "point" or "point:n" (the n-th time it is reached).
+// The crash tests use it; it has no other use.
+const crashEnv = "FLINKDROP_TEST_CRASH_AT"
+
+// daemon is everything one run of the daemon needs.
+type daemon struct {
+	cfg   *config.Config
+	log   zerolog.Logger
+	clock clock.Clock
+	once  bool
+	// hook, when set, is called at the pipeline's named points.
+	hook func(point string)
+	// startedAt and version go into the status file.
+	startedAt time.Time
+}
+
+// errCredentialsOnce ends `run --once` on a credential or certificate error.
+var errCredentialsOnce = errors.New("credentials or certificate refused")
+
+// run carries the daemon until ctx is done (or, with once, until every
+// session taken at start has its report).
+func (d *daemon) run(ctx context.Context) error {
+	cfg := d.cfg
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return fmt.Errorf("state_dir %s: %w (create it, writable by the service user)", cfg.StateDir, err)
+	}
+	st, err := store.Open(filepath.Join(cfg.StateDir, stateDBName), store.Options{Hook: d.hook, Retention: cfg.Retention})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	client, err := newClient(cfg, d.log, d.clock)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	p, err := pipeline.New(st, client, pipelineOptions(cfg, d))
+	if err != nil {
+		return err
+	}
+	w, err := watcher.New(watcher.Options{
+		Inboxes: watcherInboxes(cfg),
+		Taken:   p,
+		Clock:   d.clock,
+		Log:     d.log.With().Str("component", "watcher").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	sw := &status.Writer{
+		Path:    filepath.Join(cfg.StateDir, status.FileName),
+		Clock:   d.clock,
+		Log:     d.log,
+		Collect: func() status.Status { return d.collectStatus(p, client, st) },
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan watcher.Batch)
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if d.once {
+			err := w.Once(ctx, batches)
+			close(batches)
+			if err != nil {
+				errc <- fmt.Errorf("watcher: %w", err)
+			}
+			return
+		}
+		if err := w.Run(ctx, batches); err != nil && ctx.Err() == nil {
+			errc <- fmt.Errorf("watcher: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	go func() {
+		defer wg.Done()
+		err := p.Run(ctx, batches)
+		if errors.Is(err, pipeline.ErrCredentials) {
+			err = fmt.Errorf("%w: %v", errCredentialsOnce, err)
+		}
+		errc <- err
+	}()
+	go func() {
+		defer wg.Done()
+		_ = sw.Run(ctx)
+	}()
+
+	d.log.Info().Str("version", version).Int("inboxes", len(cfg.Inboxes)).Int("workers", cfg.Workers).
+		Bool("once", d.once).Msg("flinkdrop started")
+	// The first of watcher and pipeline to return ends the run; the status
+	// writer stops with them.
+	err = <-errc
+	cancel()
+	wg.Wait()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	d.log.Info().Msg("flinkdrop stopped")
+	return err
+}
+
+func newClient(cfg *config.Config, log zerolog.Logger, clk clock.Clock) (*uploader.Client, error) {
+	f := cfg.Flinks
+	return uploader.New(uploader.Options{
+		UploadURL:    f.UploadURL,
+		ClientID:     f.ClientID,
+		ClientSecret: f.ClientSecret,
+		Scope:        f.Scope,
+		TLS: uploader.TLSFiles{
+			CertFile:    f.TLS.CertFile,
+			KeyFile:     f.TLS.KeyFile,
+			PFXFile:     f.TLS.PFXFile,
+			PFXPassword: f.TLS.PFXPassword,
+			CAFile:      f.TLS.CAFile,
+		},
+		FraudURL:   f.Fraud.URL,
+		CustomerID: f.Fraud.CustomerID,
+		APIKey:     f.Fraud.APIKey,
+		UserAgent:  "flinkdrop/" + version,
+		Clock:      clk,
+		Log:        log.With().Str("component", "uploader").Logger(),
+	})
+}
+
+func pipelineOptions(cfg *config.Config, d *daemon) pipeline.Options {
+	var inboxes []pipeline.InboxConfig
+	for _, in := range cfg.Inboxes {
+		inboxes = append(inboxes, pipeline.InboxConfig{
+			Path: in.Path, Outbox: in.Outbox, Archive: in.Archive, Failed: in.Failed,
+			AfterSuccess: in.AfterSuccess, Tag: in.Tag, ClientName: in.ClientName,
+		})
+	}
+	types := make([]string, len(cfg.Limits.Types))
+	for i, t := range cfg.Limits.Types {
+		types[i] = strings.ToLower(strings.TrimPrefix(t, "."))
+	}
+	return pipeline.Options{
+		Workers: cfg.Workers,
+		Inboxes: inboxes,
+		Limits: pipeline.Limits{
+			MaxFileBytes:    cfg.Limits.MaxFileBytes(),
+			MaxSessionBytes: cfg.Limits.MaxSessionBytes(),
+			MaxFiles:        cfg.Limits.MaxFilesPerSession,
+			Types:           types,
+		},
+		FraudEnabled: cfg.Flinks.Fraud.URL != "",
+		PollInterval: cfg.Flinks.Fraud.PollInterval,
+		FraudTimeout: cfg.Flinks.Fraud.Timeout,
+		Clock:        d.clock,
+		Log:          d.log.With().Str("component", "pipeline").Logger(),
+		Once:         d.once,
+		Hook:         d.hook,
+	}
+}
+
+func watcherInboxes(cfg *config.Config) []watcher.Inbox {
+	var out []watcher.Inbox
+	for _, in := range cfg.Inboxes {
+		out = append(out, watcher.Inbox{
+			Path: in.Path, Ignore: in.Ignore, StableFor: in.StableFor, Settle: in.Settle,
+			ReadyMarker: in.ReadyMarker, RescanInterval: in.RescanInterval,
+		})
+	}
+	return out
+}
+
+// crashHookFromEnv returns the hook the crash tests ask for through
+// crashEnv, or nil.
+func crashHookFromEnv(getenv func(string) string) func(string) {
+	spec := getenv(crashEnv)
+	if spec == "" {
+		return nil
+	}
+	point, nth := spec, 1
+	if i := strings.LastIndexByte(spec, ':'); i > 0 {
+		if n, err := strconv.Atoi(spec[i+1:]); err == nil && n > 0 {
+			point, nth = spec[:i], n
+		}
+	}
+	var mu sync.Mutex
+	seen := 0
+	return func(p string) {
+		if p != point {
+			return
+		}
+		mu.Lock()
+		seen++
+		hit := seen == nth
+		mu.Unlock()
+		if hit {
+			self, err := os.FindProcess(os.Getpid())
+			if err == nil {
+				_ = self.Kill() // SIGKILL on Unix, TerminateProcess on Windows
+			}
+			select {} // never returns; the kill is on its way
+		}
+	}
+}

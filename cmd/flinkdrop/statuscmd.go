@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flinkdrop/flinkdrop/config"
+	"github.com/flinkdrop/flinkdrop/status"
+	"github.com/flinkdrop/flinkdrop/store"
+)
+
+// statusReport is what `flinkdrop status --json` prints.
+type statusReport struct {
+	Running bool          `json:"running"`
+	Healthy bool          `json:"healthy"`
+	Reason  string        `json:"reason,omitempty"`
+	Status  status.Status `json:"status"`
+}
+
+func newStatusCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show what is pending, uploading, polling, failed or paused, and why",
+		Long: `status works whether or not the daemon runs: it reads the status file the
+daemon keeps current, or the database when no daemon holds it.
+
+Exit codes (LSB): 0 running and healthy, 1 running but paused or degraded,
+3 not running, 2 bad usage or unreadable config.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(g.configPath())
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			rep, err := readStatus(cfg, time.Now())
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printStatus(out, rep, time.Now())
+			}
+			switch {
+			case !rep.Running:
+				return &exitError{code: exitNotRunning}
+			case !rep.Healthy:
+				return &exitError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+// readStatus finds out whether a daemon holds the state and what it says.
+func readStatus(cfg *config.Config, now time.Time) (statusReport, error) {
+	dbPath := filepath.Join(cfg.StateDir, stateDBName)
+	statusPath := filepath.Join(cfg.StateDir, status.FileName)
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		return statusReport{Reason: "never started: no database in " + cfg.StateDir}, nil
+	}
+	st, err := store.OpenReadOnly(dbPath, 300*time.Millisecond)
+	if errors.Is(err, store.ErrLocked) {
+		// A daemon holds the database: its status file tells the rest.
+		s, err := status.Read(statusPath)
+		if err != nil {
+			return statusReport{Running: true, Reason: "running, but its status file cannot be read: " + err.Error()}, nil
+		}
+		rep := statusReport{Running: true, Healthy: true, Status: s}
+		switch {
+		case s.Stale(now):
+			rep.Healthy, rep.Reason = false, fmt.Sprintf("the status file was last written %s ago: the daemon may be stuck", now.Sub(s.UpdatedAt).Round(time.Second))
+		case s.Paused:
+			rep.Healthy, rep.Reason = false, "paused: "+s.PausedReason
+		case s.Retrying > 0:
+			rep.Healthy, rep.Reason = false, fmt.Sprintf("%d session(s) retrying after transient errors", s.Retrying)
+		}
+		return rep, nil
+	}
+	if err != nil {
+		return statusReport{}, err
+	}
+	defer st.Close()
+	s, err := summaryStatus(st)
+	if err != nil {
+		return statusReport{}, err
+	}
+	if old, err := status.Read(statusPath); err == nil {
+		s.Version, s.StartedAt, s.UpdatedAt = old.Version, old.StartedAt, old.UpdatedAt
+		s.LastError, s.CertNotAfter, s.PausedReason = old.LastError, old.CertNotAfter, old.PausedReason
+	}
+	return statusReport{Reason: "not running", Status: s}, nil
+}
+
+func printStatus(w io.Writer, rep statusReport, now time.Time) {
+	s := rep.Status
+	state := "not running"
+	if rep.Running {
+		state = "running"
+		if rep.Healthy {
+			state += ", healthy"
+		}
+	}
+	fmt.Fprintf(w, "flinkdrop: %s\n", state)
+	if rep.Reason != "" && rep.Reason != "not running" {
+		fmt.Fprintf(w, "why:       %s\n", rep.Reason)
+	}
+	if !s.StartedAt.IsZero() {
+		fmt.Fprintf(w, "version:   %s, started %s\n", s.Version, s.StartedAt.Local().Format(time.RFC3339))
+	}
+	if s.CertNotAfter != nil {
+		fmt.Fprintf(w, "cert:      expires %s (%d days)\n", s.CertNotAfter.Local().Format(time.DateOnly), int(s.CertNotAfter.Sub(now).Hours()/24))
+	}
+	if s.OldestPending != nil {
+		fmt.Fprintf(w, "oldest:    pending for %s\n", now.Sub(*s.OldestPending).Round(time.Second))
+	}
+	if s.LastError != nil {
+		fmt.Fprintf(w, "last error: %s (%s)\n", s.LastError.Message, s.LastError.Time.Local().Format(time.RFC3339))
+	}
+	states := make([]string, 0, len(s.Counts))
+	for k := range s.Counts {
+		states = append(states, k)
+	}
+	sort.Strings(states)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSTATE\tSESSIONS")
+	for _, k := range states {
+		fmt.Fprintf(tw, "%s\t%d\n", k, s.Counts[k])
+	}
+	tw.Flush()
+	if len(s.Sessions) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nSESSION\tFOLDER\tSTATE\tFILES\tAGE\tDETAIL")
+		for _, ss := range s.Sessions {
+			folder := ss.Folder
+			if folder == "" {
+				folder = "(inbox root)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", ss.ID, folder, ss.State, ss.Files,
+				now.Sub(ss.FirstSeen).Round(time.Second), strings.ReplaceAll(ss.Detail, "\n", " "))
+		}
+		tw.Flush()
+	}
+}

@@ -80,4 +80,3 @@ func statusSessions(sessions []store.Session) []status.Session {
 	}
 	return out
 }
-

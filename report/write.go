@@ -71,7 +71,7 @@ func Encode(r *Report) ([]byte, error) {
 // session_id, Write leaves it as it is and returns its path, so writing the
 // same session again after a crash is harmless. Temporary files left by an
 // earlier, interrupted write of the same report (same base and session) are
-// removed.
+// removed once the report is in place.
 //
 // The outbox must exist: a missing outbox is more likely an unmounted share
 // than a folder to create. base must be one file-name component (see
@@ -95,17 +95,19 @@ func Write(outbox, base string, r *Report) (string, error) {
 		return "", err
 	}
 	// Temporary files are named for the base and the session, so a Write
-	// removes only what an interrupted Write of the same report left.
+	// removes only what an interrupted Write of the same report left. It
+	// does so once its report is in place: a concurrent Write of the same
+	// report that loses its temporary file then finds that report.
 	prefix := tempPrefixFor(base + "\x00" + r.SessionID)
-	if err := removeStaleTemps(outbox, prefix); err != nil {
-		return "", fmt.Errorf("report: outbox %s: %w", outbox, err)
-	}
-	// Another Write of the same report that starts meanwhile removes our
-	// temporary file as stale; then we try again, and find its report.
 	for range maxAttempts {
 		final, lost, err := writeOnce(outbox, base, r.SessionID, prefix, data)
 		if lost {
 			continue
+		}
+		if err == nil {
+			// Leftovers are harmless and a later Write retries: the report
+			// is on disk, which is what counts.
+			_ = removeStaleTemps(outbox, prefix)
 		}
 		return final, err
 	}
@@ -114,8 +116,9 @@ func Write(outbox, base string, r *Report) (string, error) {
 }
 
 // maxAttempts bounds how often Write starts over when a concurrent Write of
-// the same report removed its temporary file.
-const maxAttempts = 3
+// the same report removed its temporary file. Each loss means another
+// writer's report is in place, so the next attempt normally finds it.
+const maxAttempts = 10
 
 // writeOnce writes data to a temporary file and places it at the first free
 // numbered name, or finds the session's report already there. lost reports

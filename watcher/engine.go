@@ -434,11 +434,7 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 	for _, f := range files {
 		e.observe(d, f.name, f.info, now)
 	}
-	wasFresh := d.fresh
 	d.fresh = false
-	if wasFresh {
-		d.lastChange = latest(d.lastChange, clampTo(d.dirMtime, now))
-	}
 	e.evaluate(d, now)
 
 	for _, f := range dirs {

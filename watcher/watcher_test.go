@@ -48,15 +48,28 @@ func TestNewValidates(t *testing.T) {
 // A writer that appends in chunks with pauses shorter than stable_for must
 // never produce a batch holding a partial file.
 func TestScannerWriterNeverYieldsPartialFile(t *testing.T) {
-	for _, events := range []bool{false, true} {
-		t.Run(fmt.Sprintf("events=%v", events), func(t *testing.T) {
+	tests := []struct {
+		events bool
+		settle time.Duration
+		folder string
+	}{
+		{false, 30 * time.Second, "applicant-7"},
+		{true, 30 * time.Second, "applicant-7"},
+		{false, 0, "applicant-7"}, // stability alone holds the folder open
+		{true, 0, "applicant-7"},
+		{false, 0, ""}, // root files
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("events=%v,settle=%v,folder=%q", tt.events, tt.settle, tt.folder), func(t *testing.T) {
 			h := newHarness(t, harnessOpts{
-				inbox:  Inbox{StableFor: 5 * time.Second, Settle: 30 * time.Second, RescanInterval: time.Second},
-				events: events,
+				inbox:  Inbox{StableFor: 5 * time.Second, Settle: tt.settle, RescanInterval: time.Second},
+				events: tt.events,
 			})
-			h.sync()
 			rng := rand.New(rand.NewSource(42))
-			dir := filepath.Join(h.root, "applicant-7")
+			dir := filepath.Join(h.root, tt.folder)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			want := map[string]int64{}
 			var got []Batch
 			for i := range 5 {
@@ -64,11 +77,7 @@ func TestScannerWriterNeverYieldsPartialFile(t *testing.T) {
 				path := filepath.Join(dir, name)
 				for c := range 4 {
 					chunk := bytes.Repeat([]byte{byte('a' + c)}, 1000+rng.Intn(5000))
-					if c == 0 && i == 0 {
-						write(t, path, chunk, h.clk.Now())
-					} else {
-						appendTo(t, path, chunk, h.clk.Now())
-					}
+					appendTo(t, path, chunk, h.clk.Now())
 					want[name] += int64(len(chunk))
 					pause := 200*time.Millisecond + time.Duration(rng.Int63n(int64(3800*time.Millisecond)))
 					h.advance(pause, 300*time.Millisecond)
@@ -77,16 +86,23 @@ func TestScannerWriterNeverYieldsPartialFile(t *testing.T) {
 			}
 			h.advance(40*time.Second, time.Second)
 			got = append(got, h.drain()...)
-			if len(got) != 1 {
-				t.Fatalf("got %d batches, want 1", len(got))
-			}
-			for _, f := range got[0].Files {
-				if f.Size != want[f.Name] {
-					t.Errorf("file %s taken with %d bytes, want %d (partial)", f.Name, f.Size, want[f.Name])
+			taken := map[string]bool{}
+			for _, b := range got {
+				for _, f := range b.Files {
+					if f.Size != want[f.Name] {
+						t.Errorf("file %s taken with %d bytes, want %d (partial)", f.Name, f.Size, want[f.Name])
+					}
+					if taken[f.Name] {
+						t.Errorf("file %s handed over twice", f.Name)
+					}
+					taken[f.Name] = true
 				}
 			}
-			if len(got[0].Files) != len(want) {
-				t.Errorf("batch has %v, want %d files", names(got[0]), len(want))
+			if len(taken) != len(want) {
+				t.Errorf("handed %d files, want %d", len(taken), len(want))
+			}
+			if tt.folder != "" && len(got) != 1 {
+				t.Errorf("got %d batches, want 1", len(got))
 			}
 		})
 	}
@@ -118,6 +134,30 @@ func TestManyFilesDroppedAtOnceMakeOneBatch(t *testing.T) {
 	}
 	if got[0].Folder != "big drop" || got[0].Dir != dir || got[0].Inbox != h.root {
 		t.Errorf("batch = {Inbox %q Folder %q Dir %q}, want {%q %q %q}", got[0].Inbox, got[0].Folder, got[0].Dir, h.root, "big drop", dir)
+	}
+}
+
+// Folders in place at start with old files close at once, without waiting
+// for settle; a folder first seen with a recent mtime (files being copied in
+// with their old mtimes kept) waits for settle.
+func TestStartupFolders(t *testing.T) {
+	old := time.Now().Add(-time.Hour)
+	h := newHarness(t, harnessOpts{
+		inbox: Inbox{StableFor: 5 * time.Second, Settle: 30 * time.Second},
+		setup: func(h *harness) {
+			write(t, filepath.Join(h.root, "settled", "a.pdf"), []byte("a"), old)
+			write(t, filepath.Join(h.root, "copying", "b.pdf"), []byte("b"), old)
+			touch(t, filepath.Join(h.root, "copying"), h.clk.Now())
+		},
+	})
+	b := h.recv()
+	if b.Folder != "settled" {
+		t.Errorf("batch at start = %q, want settled", b.Folder)
+	}
+	h.expectNone()
+	h.advance(30*time.Second, time.Second)
+	if b := h.recv(); b.Folder != "copying" {
+		t.Errorf("batch after settle = %q, want copying", b.Folder)
 	}
 }
 

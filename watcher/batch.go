@@ -46,6 +46,9 @@ type Batch struct {
 	// Marker is the absolute path of the ready marker that closed the
 	// folder, "" if it closed by settling or is a root file.
 	Marker string
+	// FirstSeen is when the watcher first saw the earliest of Files (for a
+	// report's times.first_seen). Added by the watcher (issue 4).
+	FirstSeen time.Time
 }
 
 // Taken is asked, before a file is considered, whether a session already

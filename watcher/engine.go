@@ -122,7 +122,7 @@ func (e *engine) newDir(in *inbox, parent *dirState, path, folder string) *dirSt
 func (e *engine) startEvents() {
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
-		e.log.Warn().AnErr("err", err).Msg("file events unavailable; finding files by rescan only (raise fs.inotify.max_user_instances to get events back)")
+		e.log.Warn().AnErr("err", err).Msg("file events unavailable; finding files by rescan only (on Linux, raise fs.inotify.max_user_instances)")
 		return
 	}
 	e.fsw, e.events, e.errs = fsw, fsw.Events, fsw.Errors
@@ -581,6 +581,9 @@ func (e *engine) handOver(d *dirState, names []string, marker string) {
 	for _, name := range names {
 		f := d.files[name]
 		b.Files = append(b.Files, File{Path: filepath.Join(d.path, name), Name: name, Size: f.key.size, ModTime: f.mtime})
+		if b.FirstSeen.IsZero() || f.firstSeen.Before(b.FirstSeen) {
+			b.FirstSeen = f.firstSeen
+		}
 		d.handed[name] = f.key
 		delete(d.files, name)
 	}
@@ -617,7 +620,7 @@ func (e *engine) watch(d *dirState) {
 	if err := e.fsw.Add(d.path); err != nil {
 		d.watched = false
 		if !errors.Is(err, fs.ErrNotExist) {
-			e.warn(d.path+" (watch)", err, "cannot watch folder; relying on rescans for it (raise fs.inotify.max_user_watches)")
+			e.warn(d.path+" (watch)", err, "cannot watch folder; relying on rescans for it (on Linux, raise fs.inotify.max_user_watches)")
 		}
 		return
 	}

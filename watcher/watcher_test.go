@@ -241,6 +241,9 @@ func TestSettle(t *testing.T) {
 	if want := []string{"1.pdf", "2.pdf"}; !sameStrings(names(b), want) {
 		t.Errorf("files = %v, want %v", names(b), want)
 	}
+	if want := start.Add(time.Second); !b.FirstSeen.Equal(want) {
+		t.Errorf("FirstSeen = %v, want %v (the first rescan after the file came)", b.FirstSeen, want)
+	}
 
 	// Files arriving after the hand-over are the folder's next batch.
 	write(t, filepath.Join(dir, "3.pdf"), []byte("3"), h.clk.Now())

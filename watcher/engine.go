@@ -349,6 +349,7 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 	}
 	var files, dirs []found
 	seen := make(map[string]bool, len(entries))
+	keep := make(map[string]bool)
 	d.marker = nil
 	for _, ent := range entries {
 		name := ent.Name()
@@ -364,7 +365,9 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 		info, err := ent.Info()
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				e.warn(filepath.Join(d.path, name), err, "cannot stat file; will try again")
+				// Not gone, just unreadable for now: keep what is known.
+				keep[name] = true
+				e.warn(filepath.Join(d.path, name), err, "cannot stat entry; will try again")
 			}
 			continue
 		}
@@ -400,7 +403,11 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 
 	// Forget what went away first, so a folder renamed onto a new name is
 	// unwatched under its old one before it is watched under the new one.
-	isDir := make(map[string]bool, len(dirs))
+	isDir := make(map[string]bool, len(dirs)+len(keep))
+	isFile := make(map[string]bool, len(files)+len(keep))
+	for name := range keep {
+		isDir[name], isFile[name], seen[name] = true, true, true
+	}
 	for _, f := range dirs {
 		isDir[f.name] = true
 	}
@@ -409,7 +416,6 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 			e.dropDir(c)
 		}
 	}
-	isFile := make(map[string]bool, len(files))
 	for _, f := range files {
 		isFile[f.name] = true
 	}
@@ -435,7 +441,15 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 		e.observe(d, f.name, f.info, now)
 	}
 	d.fresh = false
-	e.evaluate(d, now)
+	unreadable := false
+	for name := range keep {
+		unreadable = unreadable || d.files[name] != nil
+	}
+	if unreadable {
+		e.setDue(d, now.Add(errorRetry)) // close nothing on a half-read folder
+	} else {
+		e.evaluate(d, now)
+	}
 
 	for _, f := range dirs {
 		c := d.children[f.name]

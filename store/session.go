@@ -66,8 +66,6 @@ type File struct {
 	Reason string `json:"reason,omitempty"`
 	// HTTPStatus is the server's status when the server rejected the file.
 	HTTPStatus int `json:"http_status,omitempty"`
-	// Moved is true once the file is in its destination (or deleted).
-	Moved bool `json:"moved,omitempty"`
 }
 
 // ErrorInfo is the permanent error that ended a session.

@@ -110,7 +110,7 @@ func TestEveryTransitionPersisted(t *testing.T) {
 			s.Fraud = &Fraud{Documents: []json.RawMessage{json.RawMessage(`{"Status":"COMPLETED"}`)}}
 		}, nil},
 		{"moving", func(s *Session) { s.State, s.ReportPath = StateMoving, "/out/a__login-1.json" }, nil},
-		{"moved one", func(s *Session) { s.Files[0].Moved = true }, nil},
+		{"moving again", func(s *Session) { s.Files[0].Size = 11 }, nil},
 		{"done", func(s *Session) { s.State, s.Times.Done = StateDone, t0.Add(time.Hour) }, nil},
 	}
 	for _, step := range steps {

@@ -1,0 +1,130 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/flinkdrop/flinkdrop/uploader"
+)
+
+// errStop is returned when the run must end (ctx done, or a credentials
+// error in Once mode); the session stays in its persisted state.
+var errStop = errors.New("pipeline stopping")
+
+// call runs one API call behind the pause gate. A credentials error closes
+// the gate: the first worker to meet it probes (retries its own call with
+// capped backoff) and opens the gate when the call gets past the
+// credentials; the others wait at the gate and then retry. A transient error
+// is retried here when retryTransient is set, with backoff and jitter,
+// honouring Retry-After; otherwise it is returned. Any other result is
+// returned as is.
+func (p *Pipeline) call(ctx context.Context, log zerolog.Logger, retryTransient bool, fn func(context.Context) error) error {
+	prober := false
+	probes, transients := 0, 0
+	for {
+		if !prober {
+			if err := p.gate.wait(ctx); err != nil {
+				return errStop
+			}
+		}
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return errStop
+		}
+		kind := uploader.KindOf(err)
+		stillProbing := prober && (kind == uploader.Credentials || kind == uploader.Transient)
+		if !stillProbing && prober {
+			p.gate.resume()
+			prober = false
+			log.Info().Msg("credentials accepted again: uploading resumes")
+		}
+		switch {
+		case err == nil:
+			return nil
+		case kind == uploader.Credentials:
+			if p.opts.Once {
+				werr := fmt.Errorf("pipeline: %w: %w", ErrCredentials, err)
+				select {
+				case p.fatal <- werr:
+				default:
+				}
+				return errStop
+			}
+			if !prober {
+				if !p.gate.pause(err.Error(), p.clk.Now()) {
+					continue // someone else probes: wait at the gate
+				}
+				prober = true
+				log.Error().Err(err).Msg("credentials refused: uploading paused until they work again; fix the credentials or certificate")
+				p.setLastErrorQuiet(err)
+			}
+			probes++
+			if p.sleep(ctx, p.opts.Backoff.delay(probes, DefaultCredentialsMax)) != nil {
+				return errStop
+			}
+		case kind == uploader.Transient && (retryTransient || prober):
+			transients++
+			d := p.opts.Backoff.delay(transients, DefaultTransientMax)
+			if ra := uploader.RetryAfterOf(err); ra > d {
+				d = ra
+			}
+			log.Debug().Err(err).Int("try", transients).Dur("retry_in", d).Msg("transient error: retrying")
+			p.setLastErrorQuiet(err)
+			if p.transientWait(ctx, d) != nil {
+				return errStop
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// transientWait sleeps d while counted as retrying a transient error.
+func (p *Pipeline) transientWait(ctx context.Context, d time.Duration) error {
+	p.mu.Lock()
+	p.retrying++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.retrying--
+		p.mu.Unlock()
+	}()
+	return p.sleep(ctx, d)
+}
+
+// sleep waits d on the injected clock, or until ctx is done.
+func (p *Pipeline) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := p.clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
+func (p *Pipeline) setLastErrorQuiet(err error) {
+	p.mu.Lock()
+	p.lastErr = LastError{Time: p.clk.Now(), Message: err.Error()}
+	p.mu.Unlock()
+}
+
+// notSent reports whether a transient upload error certainly left the
+// server without the file: a 429, or a connection that was never made.
+// Anything else (timeout, reset, 5xx) leaves the upload in doubt.
+func notSent(err error) bool {
+	if uploader.HTTPStatusOf(err) == 429 {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

@@ -1,0 +1,181 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flinkdrop/flinkdrop/report"
+	"github.com/flinkdrop/flinkdrop/store"
+)
+
+func TestHappyPathWithoutFraud(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline()
+	b1 := e.batch("applicant-1/jan", map[string][]byte{"a.pdf": pdfData, "b.PNG": pngData, "c.jpg": jpegData, "d.tif": tiffData})
+	b2 := e.batch("", map[string][]byte{"root.pdf": pdfData})
+	if err := e.runOnce(p, b1, b2); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	reps := e.reports()
+	if len(reps) != 2 {
+		t.Fatalf("got %d reports, want 2", len(reps))
+	}
+	r := reps["applicant-1/jan"]
+	if r.Outcome != report.OutcomeUploaded || r.LoginID == "" || r.AggregationID == "" {
+		t.Errorf("report outcome %q login %q agg %q, want uploaded with ids", r.Outcome, r.LoginID, r.AggregationID)
+	}
+	if r.Tag != "t1" || r.ClientName != "c1" {
+		t.Errorf("report tag %q client %q, want t1 c1", r.Tag, r.ClientName)
+	}
+	if r.Times.Completed == nil || r.Times.Uploaded == nil || r.Times.Reported == nil {
+		t.Errorf("report times %+v, want uploaded, completed and reported", r.Times)
+	}
+	for name, st := range fileStatuses(r) {
+		if st != report.FileUploaded {
+			t.Errorf("file %s status %q, want uploaded", name, st)
+		}
+	}
+	// Every completed aggregation holds each file exactly once.
+	done := e.up.completed()
+	if got := len(done[r.AggregationID]); got != 4 {
+		t.Errorf("aggregation %s holds %d files, want 4: %v", r.AggregationID, got, done[r.AggregationID])
+	}
+	if n := e.up.completeCalls(r.AggregationID); n != 1 {
+		t.Errorf("complete called %d times, want 1", n)
+	}
+	// Files archived with the report; session folder removed; inbox kept.
+	day := r.Times.Reported.Local().Format("2006-01-02")
+	want := []string{
+		day + "/applicant-1_jan__" + r.LoginID + "/a.pdf",
+		day + "/applicant-1_jan__" + r.LoginID + "/applicant-1_jan__" + r.LoginID + ".json",
+		day + "/applicant-1_jan__" + r.LoginID + "/b.PNG",
+	}
+	got := strings.Join(filesUnder(t, e.archive), "\n")
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("archive lacks %s; has:\n%s", w, got)
+		}
+	}
+	if left := filesUnder(t, e.inbox); len(left) != 0 {
+		t.Errorf("inbox still holds %v, want nothing", left)
+	}
+	if _, err := os.Stat(filepath.Join(e.inbox, "applicant-1")); !os.IsNotExist(err) {
+		t.Errorf("emptied session folder not removed (stat err %v)", err)
+	}
+	if _, err := os.Stat(e.inbox); err != nil {
+		t.Errorf("inbox root removed: %v", err)
+	}
+	if p.Taken(b1.Files[0].Path) {
+		t.Errorf("Taken(%s) after done = true, want false", b1.Files[0].Path)
+	}
+	snap := p.Snapshot()
+	if snap.Unfinished != 0 || snap.Counts[store.StateDone] != 2 || snap.Paused {
+		t.Errorf("Snapshot = %+v, want 2 done, nothing unfinished, not paused", snap)
+	}
+}
+
+func TestHookPointsInOrder(t *testing.T) {
+	e := newEnv(t)
+	e.opts.Workers = 1
+	p := e.pipeline()
+	if err := e.runOnce(p, e.batch("f", map[string][]byte{"a.pdf": pdfData})); err != nil {
+		t.Fatal(err)
+	}
+	want := "taken before-upload after-upload after-persist-sent before-complete after-complete after-report after-move-file done"
+	if got := strings.Join(e.hooks, " "); got != want {
+		t.Errorf("hook points:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	big := append(append([]byte{}, pdfData...), make([]byte, 2000)...)
+	tests := []struct {
+		name        string
+		limits      Limits
+		files       map[string][]byte
+		wantOutcome string
+		wantStatus  map[string]string // file → status
+		wantReason  map[string]string // file → part of the reason
+	}{
+		{
+			name:        "wrong type, disguised png, empty, too big",
+			limits:      Limits{MaxFileBytes: 1000},
+			files:       map[string][]byte{"ok.pdf": pdfData, "x.docx": pdfData, "png.pdf": pngData, "empty.pdf": {}, "big.pdf": big},
+			wantOutcome: report.OutcomeUploaded,
+			wantStatus:  map[string]string{"ok.pdf": "uploaded", "x.docx": "rejected", "png.pdf": "rejected", "empty.pdf": "rejected", "big.pdf": "rejected"},
+			wantReason:  map[string]string{"x.docx": "not accepted", "png.pdf": "it is a PNG file", "empty.pdf": "empty", "big.pdf": "limits.max_file_mb"},
+		},
+		{
+			name:        "too many files",
+			files:       nFiles(25),
+			wantOutcome: report.OutcomeRejected,
+			wantReason:  map[string]string{"f00.pdf": "over its limits"},
+		},
+		{
+			name:        "session too big",
+			limits:      Limits{MaxSessionBytes: 1500},
+			files:       map[string][]byte{"a.pdf": big[:900], "b.pdf": big[:900]},
+			wantOutcome: report.OutcomeRejected,
+			wantStatus:  map[string]string{"a.pdf": "rejected", "b.pdf": "rejected"},
+		},
+		{
+			name:        "every file rejected",
+			files:       map[string][]byte{"a.txt": pdfData, "b.pdf": jpegData},
+			wantOutcome: report.OutcomeRejected,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.opts.Limits = tt.limits
+			if err := e.runOnce(e.pipeline(), e.batch("s", tt.files)); err != nil {
+				t.Fatal(err)
+			}
+			r := e.reports()["s"]
+			if r.Outcome != tt.wantOutcome {
+				t.Fatalf("outcome %q, want %q (error %+v)", r.Outcome, tt.wantOutcome, r.Error)
+			}
+			st := fileStatuses(r)
+			for name, want := range tt.wantStatus {
+				if st[name] != want {
+					t.Errorf("file %s status %q, want %q", name, st[name], want)
+				}
+			}
+			for _, f := range r.Files {
+				if w, ok := tt.wantReason[f.Name]; ok && !strings.Contains(f.Reason, w) {
+					t.Errorf("file %s reason %q, want it to mention %q", f.Name, f.Reason, w)
+				}
+			}
+			inFailed := strings.Join(filesUnder(t, e.failed), "\n")
+			inArchive := strings.Join(filesUnder(t, e.archive), "\n")
+			for _, f := range r.Files {
+				where := inArchive
+				if f.Status == report.FileRejected {
+					where = inFailed
+				}
+				if !strings.Contains(where, "/"+f.Name) {
+					t.Errorf("file %s (%s) not in its destination", f.Name, f.Status)
+				}
+			}
+			if tt.wantOutcome == report.OutcomeRejected {
+				if r.Error == nil || r.Error.Message == "" {
+					t.Errorf("rejected session has no reason: %+v", r.Error)
+				}
+				if len(e.up.completed()) != 0 {
+					t.Errorf("a rejected session completed an aggregation")
+				}
+			}
+		})
+	}
+}
+
+func nFiles(n int) map[string][]byte {
+	m := map[string][]byte{}
+	for i := range n {
+		m[fmt.Sprintf("f%02d.pdf", i)] = pdfData
+	}
+	return m
+}

@@ -12,8 +12,11 @@
 //     look (files not yet stable, settle pending) gets a timer; an idle
 //     watcher has only the rescan timer.
 //   - Stable. A file is stable once a scan finds it with the size and mtime
-//     it had stable_for earlier; a file whose mtime is already older than
-//     stable_for when first seen is stable at once. Then Probe must accept it
+//     it had stable_for earlier; a file found with its folder (the first scan
+//     of that folder: at start, or a folder created or moved in) whose mtime
+//     is already older than stable_for is stable at once. A file turning up
+//     later in a known folder always gets its second look, since a copy that
+//     keeps its source's old mtime may still be growing. Then Probe must accept it
 //     (Windows: it opens without a sharing violation). A file that keeps
 //     changing is looked at again, never dropped.
 //   - Closing a folder. With every waiting file stable, a folder closes when

@@ -498,7 +498,11 @@ func (e *engine) observe(d *dirState, name string, info fs.FileInfo, now time.Ti
 			mtime:       mt,
 			firstSeen:   now,
 			stableSince: now,
-			fast:        stableFor == 0 || !mt.After(now.Add(-stableFor)),
+			// The fast path is for files found with their folder (at start,
+			// or a folder moved in whole): a file that turns up later with
+			// an old mtime may be a copy that kept its source's mtime and is
+			// still growing, so it gets its second look.
+			fast: d.fresh && !mt.After(now.Add(-stableFor)),
 		}
 		change := now
 		if d.fresh {

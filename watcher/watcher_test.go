@@ -552,6 +552,25 @@ func TestRootFilesAreBatchesOfTheirOwn(t *testing.T) {
 	}
 }
 
+// A file that turns up while running with an old mtime (a copy keeping its
+// source's mtime) is not taken at first sight: it may still be growing.
+func TestOldMtimeArrivalGetsSecondLook(t *testing.T) {
+	h := newHarness(t, harnessOpts{inbox: Inbox{StableFor: 5 * time.Second, RescanInterval: time.Second}})
+	p := filepath.Join(h.root, "copied.pdf")
+	old := h.clk.Now().Add(-24 * time.Hour)
+	write(t, p, []byte("first half"), old)
+	h.advance(time.Second, time.Second) // the rescan sees it
+	h.expectNone()
+	appendTo(t, p, []byte(" second half"), old) // still the old mtime
+	h.advance(time.Second, time.Second)
+	h.expectNone()
+	h.advance(5*time.Second, time.Second)
+	b := h.recv()
+	if want := int64(len("first half second half")); b.Files[0].Size != want {
+		t.Errorf("taken with %d bytes, want %d", b.Files[0].Size, want)
+	}
+}
+
 func TestNestedFoldersAreBatchesOfTheirOwn(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	h := newHarness(t, harnessOpts{setup: func(h *harness) {

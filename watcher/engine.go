@@ -75,7 +75,7 @@ type fileState struct {
 	mtime       time.Time
 	firstSeen   time.Time
 	stableSince time.Time // first seen with its current size and mtime
-	fast        bool      // mtime already old enough at first sight
+	fast        bool      // found with its folder, mtime already old enough
 }
 
 func keyOf(info fs.FileInfo) fileKey {
@@ -474,16 +474,17 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 func (e *engine) observe(d *dirState, name string, info fs.FileInfo, now time.Time) {
 	path := filepath.Join(d.path, name)
 	k := keyOf(info)
-	if hk, ok := d.handed[name]; ok {
-		if hk == k {
-			return
-		}
-		delete(d.handed, name)
-		e.log.Info().Str("path", path).Msg("file changed after it was handed over; taking it again as a new file")
+	hk, handed := d.handed[name]
+	if handed && hk == k {
+		return
 	}
 	if e.w.taken != nil && e.w.taken.Taken(path) {
 		delete(d.files, name)
 		return
+	}
+	if handed {
+		delete(d.handed, name)
+		e.log.Info().Str("path", path).Msg("file changed after it was handed over and no session holds it; taking it again as a new file")
 	}
 	f := d.files[name]
 	switch {

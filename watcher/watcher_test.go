@@ -449,6 +449,33 @@ func TestTakenFileNeverHanded(t *testing.T) {
 	}
 }
 
+// A file changed while its session holds it is not handed again; once no
+// session holds it, the changed file is a new file.
+func TestChangedWhileTakenNotHandedAgain(t *testing.T) {
+	taken := &takenSet{paths: map[string]bool{}}
+	h := newHarness(t, harnessOpts{
+		inbox: Inbox{StableFor: time.Second, RescanInterval: time.Second},
+		taken: taken,
+		setup: func(h *harness) {
+			write(t, filepath.Join(h.root, "s", "a.pdf"), []byte("a"), time.Now().Add(-time.Hour))
+		},
+	})
+	b := h.recv()
+	taken.mu.Lock()
+	taken.paths[b.Files[0].Path] = true
+	taken.mu.Unlock()
+	appendTo(t, b.Files[0].Path, []byte(" edited"), h.clk.Now())
+	h.advance(10*time.Second, time.Second)
+	h.expectNone()
+	taken.mu.Lock()
+	delete(taken.paths, b.Files[0].Path)
+	taken.mu.Unlock()
+	h.advance(3*time.Second, time.Second)
+	if b := h.recv(); b.Files[0].Size != int64(len("a edited")) {
+		t.Errorf("re-handed with %d bytes, want %d", b.Files[0].Size, len("a edited"))
+	}
+}
+
 func TestSameFileNeverHandedTwice(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	h := newHarness(t, harnessOpts{

@@ -322,7 +322,7 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 		return
 	}
 	e.clearDue(d)
-	if e.fsw != nil && (!d.watched || recurse) {
+	if e.fsw != nil && (!d.watched || (recurse && rewatchOnRescan)) {
 		e.watch(d) // before reading, so nothing written meanwhile is missed
 	}
 	entries, err := os.ReadDir(d.path)

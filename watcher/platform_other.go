@@ -4,6 +4,11 @@ package watcher
 
 import "io/fs"
 
+// rewatchOnRescan: a full rescan adds every folder's watch again. With
+// inotify that is one cheap call per folder, and it heals a watch lost when
+// a folder renamed under us shared its inode with the old name's watch.
+const rewatchOnRescan = true
+
 // defaultProbe is nil on Unix: there is no sharing violation to look for, so
 // size and mtime stability is the whole test.
 func defaultProbe() func(path string) error { return nil }

@@ -12,6 +12,12 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// rewatchOnRescan is off on Windows: adding a watch again reopens the folder
+// and restarts its ReadDirectoryChangesW, which costs a round trip on a
+// share and may drop events; a watch lost there is re-added when its folder
+// is next seen as unwatched.
+const rewatchOnRescan = false
+
 // defaultProbe opens each file without sharing: a scanner or a copy that
 // still holds the file open makes that fail with a sharing violation.
 func defaultProbe() func(path string) error { return probeExclusive }

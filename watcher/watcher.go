@@ -39,7 +39,8 @@ type Options struct {
 	Taken Taken
 	// Clock drives stability, settle and rescans; nil = clock.Real().
 	Clock clock.Clock
-	// Log receives the watcher's messages; the zero Logger discards them.
+	// Log receives the watcher's messages (give it a component field); the
+	// zero Logger discards them.
 	Log zerolog.Logger
 	// DisableEvents turns fsnotify off: the rescans alone find everything
 	// (tests, and file systems where events do not work). The watcher also
@@ -102,7 +103,7 @@ func New(opts Options) (*Watcher, error) {
 	w := &Watcher{
 		taken:         opts.Taken,
 		clk:           opts.Clock,
-		log:           opts.Log.With().Str("component", "watcher").Logger(),
+		log:           opts.Log, // the caller names the component
 		disableEvents: opts.DisableEvents,
 		probe:         opts.Probe,
 		rescanCh:      make(chan struct{}, 1),

@@ -216,19 +216,28 @@ func (p *Pipeline) restart(s store.Session, log zerolog.Logger, why string, chan
 	return next, err
 }
 
-// fail ends a session with outcome failed.
+// fail ends a session with outcome failed. The report's message is the
+// server's message when err is an API error, else err's text.
 func (p *Pipeline) fail(s store.Session, log zerolog.Logger, stage string, err error) (store.Session, error) {
-	msg := err.Error()
-	var ue *uploader.Error
-	if errors.As(err, &ue) && ue.Message != "" {
-		msg = ue.Message
-	}
-	info := &store.ErrorInfo{Stage: stage, HTTPStatus: uploader.HTTPStatusOf(err), Message: msg}
-	log.Error().Err(err).Str("stage", stage).Msg("session failed")
+	return p.failWith(s, log, stage, uploader.HTTPStatusOf(err), apiMessage(err))
+}
+
+func (p *Pipeline) failWith(s store.Session, log zerolog.Logger, stage string, status int, msg string) (store.Session, error) {
+	info := &store.ErrorInfo{Stage: stage, HTTPStatus: status, Message: msg}
+	log.Error().Str("stage", stage).Int("http_status", status).Str("err", msg).Msg("session failed")
 	return p.save(s.ID, func(x *store.Session) {
 		x.State, x.Outcome, x.Error = store.StateReporting, report.OutcomeFailed, info
 		x.Times.Reported = p.clk.Now()
 	})
+}
+
+// apiMessage is the server's message of an API error, or err's text.
+func apiMessage(err error) string {
+	var ue *uploader.Error
+	if errors.As(err, &ue) && ue.Message != "" {
+		return fmt.Sprintf("%s: %s", ue.Op, ue.Message)
+	}
+	return err.Error()
 }
 
 // upload sends every pending file to the session's aggregation, then
@@ -465,12 +474,8 @@ func (p *Pipeline) complete(ctx context.Context, s store.Session, log zerolog.Lo
 		err = fmt.Errorf("complete of aggregation %s: reply has no Login.Id", s.AggregationID)
 	}
 	if err != nil {
-		msg := err.Error()
-		var ue *uploader.Error
-		if errors.As(err, &ue) && ue.Message != "" {
-			msg = ue.Message
-		}
-		return p.fail(s, log, stageComplete, fmt.Errorf("complete of aggregation %s refused: %s (it may have been completed by an unanswered earlier call: look it up with Flinks)", s.AggregationID, msg))
+		return p.failWith(s, log, stageComplete, uploader.HTTPStatusOf(err),
+			fmt.Sprintf("complete of aggregation %s refused: %s (an earlier, unanswered call may have completed it: look the aggregation up with Flinks)", s.AggregationID, apiMessage(err)))
 	}
 	now := p.clk.Now()
 	log.Info().Str("aggregation_id", s.AggregationID).Str("login_id", res.LoginID).Msg("session completed")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,9 +135,20 @@ func checkFolders(c *checker, cfg *config.Config) {
 			c.add("warn", "folders", "%s %s: %s", role, dir, warn)
 		}
 		fi, err := os.Stat(dir)
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			if role == "inbox" {
 				c.add("FAIL", "folders", "inbox %s does not exist (create it, or fix inboxes[].path)", dir)
+				return
+			}
+			// flinkdrop makes it at start: its nearest existing parent
+			// must be a folder it can write.
+			parent := existingParent(dir)
+			if pi, err := os.Stat(parent); err != nil || !pi.IsDir() {
+				c.add("FAIL", "folders", "%s %s cannot be created: %s is not a folder (fix the path in the config)", role, dir, parent)
+				return
+			}
+			if err := tryWrite(parent); err != nil {
+				c.add("FAIL", "folders", "%s %s does not exist and cannot be created: %s is not writable: %v (create it, writable by the service user)", role, dir, parent, err)
 				return
 			}
 			c.add("warn", "folders", "%s %s does not exist yet; flinkdrop will create it", role, dir)
@@ -147,19 +159,15 @@ func checkFolders(c *checker, cfg *config.Config) {
 			return
 		}
 		if !fi.IsDir() {
-			c.add("FAIL", "folders", "%s %s is not a folder", role, dir)
+			c.add("FAIL", "folders", "%s %s is not a folder (point the config at a folder, or move the file away)", role, dir)
 			return
 		}
 		if !write {
 			return
 		}
-		f, err := os.CreateTemp(dir, ".flinkdrop-check-*")
-		if err != nil {
-			c.add("FAIL", "folders", "%s %s is not writable: %v (give the service user write access)", role, dir, errors.Unwrap(err))
-			return
+		if err := tryWrite(dir); err != nil {
+			c.add("FAIL", "folders", "%s %s is not writable: %v (give the service user write access)", role, dir, err)
 		}
-		f.Close()
-		os.Remove(f.Name())
 	}
 	before := len(c.results)
 	check("state_dir", cfg.StateDir, true)
@@ -174,6 +182,35 @@ func checkFolders(c *checker, cfg *config.Config) {
 	if len(c.results) == before {
 		c.add("ok", "folders", "state_dir and every inbox, outbox, archive and failed folder are writable")
 	}
+}
+
+// existingParent returns the nearest ancestor of dir that exists (or the
+// root of its volume).
+func existingParent(dir string) string {
+	p := filepath.Dir(dir)
+	for {
+		if _, err := os.Lstat(p); err == nil {
+			return p
+		}
+		up := filepath.Dir(p)
+		if up == p {
+			return p
+		}
+		p = up
+	}
+}
+
+// tryWrite creates and removes a hidden file in dir.
+func tryWrite(dir string) error {
+	f, err := os.CreateTemp(dir, ".flinkdrop-check-*")
+	if err != nil {
+		if u := errors.Unwrap(err); u != nil {
+			return u
+		}
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // diagnose maps an API error to the guide's Common Errors table and a fix.
@@ -192,7 +229,7 @@ func diagnose(err error, step string) string {
 	case step == "fraud" && (status == 401 || status == 403):
 		return fmt.Sprintf("the fraud endpoint refused the API key (HTTP %d): check flinks.fraud.api_key and flinks.fraud.customer_id", status)
 	case status == 400:
-		return fmt.Sprintf("malformed token request (HTTP 400: %v): check flinks.scope; the body must be grant_type=client_credentials", err)
+		return fmt.Sprintf("the token request was refused (HTTP 400: %v): check flinks.scope (Flinks expects ocr.write) and flinks.client_id", err)
 	case status == 401:
 		return fmt.Sprintf("invalid credentials (HTTP 401: %v): verify flinks.client_id and flinks.client_secret", err)
 	case status == 403:
@@ -201,9 +238,4 @@ func diagnose(err error, step string) string {
 		return fmt.Sprintf("cannot reach the server (%v): check the URL, DNS, firewall and HTTPS_PROXY", err)
 	}
 	return err.Error()
-}
-
-// configPathHint is shown when no config file exists.
-func configPathHint(path string) string {
-	return fmt.Sprintf("no config at %s: copy config.example.yaml there, or pass --config", filepath.Clean(path))
 }

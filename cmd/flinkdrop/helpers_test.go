@@ -155,7 +155,7 @@ func newWorkspace(t *testing.T) workspace {
 		state:   filepath.Join(root, "state"),
 		logDir:  filepath.Join(root, "log"),
 	}
-	for _, d := range []string{ws.inbox, ws.outbox, ws.archive, ws.failed} {
+	for _, d := range []string{ws.inbox, ws.outbox, ws.archive, ws.failed, ws.state} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -179,6 +179,7 @@ type testConfig struct {
 	logLevel     string
 	inbox        string // default ws.inbox
 	outbox       string // default ws.outbox
+	state        string // default ws.state
 }
 
 // writeConfig writes c for sim and ws to ws.root/config.yaml and returns
@@ -220,7 +221,7 @@ func writeConfig(t *testing.T, sim *flinkssim.Sim, ws workspace, c testConfig) s
 		}
 		fmt.Fprintf(&b, "    poll_interval: 1s\n    timeout: 2m\n")
 	}
-	fmt.Fprintf(&b, "state_dir: %s\nworkers: 4\ninboxes:\n", q(ws.state))
+	fmt.Fprintf(&b, "state_dir: %s\nworkers: 4\ninboxes:\n", q(def(c.state, ws.state)))
 	fmt.Fprintf(&b, "  - path: %s\n    outbox: %s\n    archive: %s\n    failed: %s\n",
 		q(def(c.inbox, ws.inbox)), q(def(c.outbox, ws.outbox)), q(ws.archive), q(ws.failed))
 	fmt.Fprintf(&b, "    stable_for: 0s\n    settle: 300ms\n    rescan_interval: 1s\n")

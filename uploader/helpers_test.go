@@ -168,21 +168,21 @@ type fakeFlinks struct {
 
 	clientID, clientSecret, apiKey, customerID string
 
-	mu           sync.Mutex
-	tokenLife    int
-	tokens       map[string]bool // valid tokens
-	tokenN       int
-	tokenReqs    int
-	uploads      int
-	aggN         int
-	files        map[string][]uploadedFile // by aggregation id
-	peerCNs      []string
-	fraud        map[string]string // login id -> reply body
-	onToken      http.HandlerFunc
-	onUpload     http.HandlerFunc
-	onComplete   http.HandlerFunc
-	onFraud      http.HandlerFunc
-	uploadBufs   sync.Pool
+	mu         sync.Mutex
+	tokenLife  int
+	tokens     map[string]bool // valid tokens
+	tokenN     int
+	tokenReqs  int
+	uploads    int
+	aggN       int
+	files      map[string][]uploadedFile // by aggregation id
+	peerCNs    []string
+	fraud      map[string]string // login id -> reply body
+	onToken    http.HandlerFunc
+	onUpload   http.HandlerFunc
+	onComplete http.HandlerFunc
+	onFraud    http.HandlerFunc
+	uploadBufs sync.Pool
 }
 
 type uploadedFile struct {
@@ -505,3 +505,5 @@ func wantKind(t testing.TB, what string, err error, want Kind) {
 // nilLogger discards the test server's own log (handshake failures the
 // tests cause on purpose).
 func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -30,7 +30,7 @@ const (
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -41,14 +41,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "flinkdrop:", err)
+	// Anything else is cobra refusing the command line.
+	path := root.CommandPath()
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	fmt.Fprintf(stderr, "flinkdrop: %v (see `%s --help`)\n", err, path)
 	return exitUsage
 }
 
 func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "flinkdrop",
-		Short:         "Send folders of scanned bank statements to the Flinks Upload API",
+		Use:   "flinkdrop",
+		Short: "Send folders of scanned bank statements to the Flinks Upload API",
+		Long: `flinkdrop watches inbox folders of scanned bank statements, uploads each
+folder to the Flinks Upload API as one session over mutual TLS, polls the
+fraud analysis and writes one JSON report per session to an outbox folder.
+
+Start with "flinkdrop demo", then write a config (see config.example.yaml),
+run "flinkdrop check" and install the service.
+
+Exit codes: 0 success; 1 the command failed (each command's help says how);
+2 bad usage or an invalid config; 3 (status) the daemon is not running.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -73,7 +87,11 @@ func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and Go version",
-		Args:  cobra.NoArgs,
+		Long: `version prints flinkdrop's version, the commit it was built from, and the
+Go version and platform.
+
+Exit codes: 0 printed, 2 bad usage.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "flinkdrop %s (commit %s, %s %s/%s)\n",
 				version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)

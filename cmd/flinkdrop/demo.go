@@ -52,7 +52,7 @@ into an inbox, runs the daemon and prints a line for each report as it appears.
 Drop more files (PDF, PNG, JPG, TIFF) into a new folder under the inbox to see
 them go through. Ctrl-C stops it.
 
-Exit codes: 0 done (with --once: every sample reported), 1 failure.`,
+Exit codes: 0 done (with --once: every sample reported), 1 failure, 2 bad usage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, once, timeout)
@@ -198,7 +198,7 @@ func summarizeReport(r report.Report) string {
 	if folder == "" && len(r.Files) > 0 {
 		folder = r.Files[0].Name
 	}
-	line := fmt.Sprintf("%-9s %-22s %d file(s)", r.Outcome, folder, len(r.Files))
+	line := fmt.Sprintf("%-13s %-22s %d file(s)", r.Outcome, folder, len(r.Files))
 	if r.Fraud != nil && r.Fraud.SignalCount > 0 {
 		line += fmt.Sprintf(", %d fraud signal(s)", r.Fraud.SignalCount)
 	}

@@ -62,7 +62,7 @@ and the folders the service may write (systemd hardening); run check first.
 
 Exit codes: 0 done (status: running), 1 the action failed (status: not
 running), 2 bad usage, 3 (status) not installed.`,
-		Args:      cobra.ExactArgs(1),
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		ValidArgs: []string{"install", "uninstall", "start", "stop", "restart", "status"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			action := args[0]

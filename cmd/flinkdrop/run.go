@@ -51,17 +51,18 @@ holds state_dir, or another failure; 2 bad usage or an invalid config.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			d := &daemon{cfg: cfg, clock: clock.Real(), once: once, startedAt: time.Now(),
+				hook: crashHookFromEnv(os.Getenv)}
+			if !once && !interactive() {
+				// Started by systemd or the Windows SCM: talk to it.
+				return runAsService(cfg, d, stderr)
+			}
 			log, closeLog, err := logging.New(cfg.Log, stderr, isTerminal(stderr))
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			defer closeLog.Close()
-			d := &daemon{cfg: cfg, log: log, clock: clock.Real(), once: once, startedAt: time.Now(),
-				hook: crashHookFromEnv(os.Getenv)}
-			if !once && !interactive() {
-				// Started by systemd or the Windows SCM: talk to it.
-				return runAsService(cmd.Context(), cfg, d)
-			}
+			d.log = log
 			if err := d.run(cmd.Context()); err != nil {
 				log.Error().Err(err).Msg("flinkdrop failed")
 				return &exitError{code: exitFailure, err: explain(err)}

@@ -105,7 +105,7 @@ func TestStatusPausedOnWrongClientSecret(t *testing.T) {
 		last = runCLI(context.Background(), "status", "--config", cfg)
 		return last.code == exitFailure
 	})
-	if !strings.Contains(last.stdout, "paused") || !strings.Contains(last.stdout, "401") {
+	if !strings.Contains(last.stdout, "running, paused") || !strings.Contains(last.stdout, "401") {
 		t.Errorf("status while paused: want the reason (paused, HTTP 401) printed\n%v", last)
 	}
 	res, rep := statusJSON(t, cfg)

@@ -113,11 +113,13 @@ func readStatus(cfg *config.Config, now time.Time) (statusReport, error) {
 func printStatus(w io.Writer, rep statusReport, now time.Time) {
 	s := rep.Status
 	state := "not running"
-	if rep.Running {
-		state = "running"
-		if rep.Healthy {
-			state += ", healthy"
-		}
+	switch {
+	case rep.Running && rep.Healthy:
+		state = "running, healthy"
+	case rep.Running && s.Paused:
+		state = "running, paused"
+	case rep.Running:
+		state = "running, degraded"
 	}
 	fmt.Fprintf(w, "flinkdrop: %s\n", state)
 	if rep.Reason != "" && rep.Reason != "not running" {

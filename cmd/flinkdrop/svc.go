@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	kservice "github.com/kardianos/service"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/flinkdrop/flinkdrop/config"
+	"github.com/flinkdrop/flinkdrop/internal/logging"
 	"github.com/flinkdrop/flinkdrop/service"
 )
 
@@ -39,16 +42,39 @@ func serviceOptions(cfg *config.Config, configPath, user string) service.Options
 }
 
 // runAsService runs the daemon under the service manager, which decides
-// when it stops.
-func runAsService(_ context.Context, cfg *config.Config, d *daemon) error {
+// when it stops. It builds the daemon's logger, so that with log.file set
+// errors also reach the service manager's log.
+func runAsService(cfg *config.Config, d *daemon, stderr io.Writer) error {
 	svc, err := service.New(serviceOptions(cfg, cfg.Path, ""), d.run)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
+	logCfg, console, term := serviceLogSetup(cfg.Log, stderr, isTerminal(stderr), svc.SystemLogWriter())
+	log, closeLog, err := logging.New(logCfg, console, term)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer closeLog.Close()
+	d.log = log
 	if err := svc.Run(); err != nil {
+		log.Error().Err(err).Msg("flinkdrop failed")
 		return &exitError{code: exitFailure, err: err}
 	}
 	return nil
+}
+
+// serviceLogSetup returns the arguments of logging.New for a daemon under
+// the service manager. Without log.file the lines go to stderr, which the
+// journal (or the SCM's console) already keeps. With log.file, stderr is not
+// written (no terminal), so errors would reach the file only: the system log
+// writer then takes the console's place, fed JSON lines, and forwards the
+// error-level ones to the Windows Event Log or syslog.
+func serviceLogSetup(cfg config.Log, stderr io.Writer, stderrIsTerminal bool, system zerolog.LevelWriter) (config.Log, io.Writer, bool) {
+	if cfg.File == "" || stderrIsTerminal {
+		return cfg, stderr, stderrIsTerminal
+	}
+	cfg.Console = config.ConsoleJSON
+	return cfg, system, true
 }
 
 func newServiceCommand(g *globalFlags) *cobra.Command {

@@ -1,13 +1,9 @@
 package pipeline
 
-import (
-	"math/rand/v2"
-	"time"
-)
+import "time"
 
 // Default backoff bounds.
 const (
-	DefaultBackoffBase     = time.Second
 	DefaultCredentialsMax  = 5 * time.Minute
 	DefaultTransientMax    = 2 * time.Minute
 	DefaultPollInterval    = 30 * time.Second
@@ -22,33 +18,17 @@ const (
 // DefaultTypes are the accepted extensions when Limits.Types is empty.
 func DefaultTypes() []string { return []string{"pdf", "png", "jpg", "jpeg", "tif", "tiff"} }
 
-// Backoff bounds the waits between retries. Zero fields mean the defaults:
-// Base 1s; Max 5m for credential probes and 2m for transient errors.
-type Backoff struct {
-	Base time.Duration
-	Max  time.Duration
-}
-
 // delay returns the wait before retry number try (1 for the first retry):
-// Base doubled each try, capped at Max (or defMax), with jitter taking it
-// down by up to a half so that workers do not retry in step.
-func (b Backoff) delay(try int, defMax time.Duration) time.Duration {
-	base, maxD := b.Base, b.Max
-	if base <= 0 {
-		base = DefaultBackoffBase
+// Options.Backoff (Base doubled each try, capped at its Max, or defMax when
+// Max is zero), with jitter taking up to half of it off (when Backoff.Jitter
+// is zero) so that workers do not retry in step.
+func (p *Pipeline) delay(try int, defMax time.Duration) time.Duration {
+	b := p.opts.Backoff
+	if b.Max <= 0 {
+		b.Max = defMax
 	}
-	if maxD <= 0 {
-		maxD = defMax
+	if b.Jitter <= 0 {
+		b.Jitter = 0.5
 	}
-	d := base
-	for i := 1; i < try && d < maxD; i++ {
-		d *= 2
-	}
-	if d > maxD {
-		d = maxD
-	}
-	if half := int64(d / 2); half > 0 {
-		d -= time.Duration(rand.Int64N(half + 1))
-	}
-	return d
+	return b.Delay(try - 1)
 }

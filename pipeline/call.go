@@ -64,12 +64,12 @@ func (p *Pipeline) call(ctx context.Context, log zerolog.Logger, retryTransient 
 				p.setLastErrorQuiet(err)
 			}
 			probes++
-			if p.sleep(ctx, p.opts.Backoff.delay(probes, DefaultCredentialsMax)) != nil {
+			if p.sleep(ctx, p.delay(probes, DefaultCredentialsMax)) != nil {
 				return errStop
 			}
 		case kind == uploader.Transient && (retryTransient || prober):
 			transients++
-			d := p.opts.Backoff.delay(transients, DefaultTransientMax)
+			d := p.delay(transients, DefaultTransientMax)
 			if ra := uploader.RetryAfterOf(err); ra > d {
 				d = ra
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
+	"github.com/flinkdrop/flinkdrop/uploader"
 	"github.com/flinkdrop/flinkdrop/watcher"
 )
 
@@ -60,7 +61,7 @@ func newEnv(t *testing.T) *env {
 		Workers:      2,
 		Inboxes:      []InboxConfig{{Path: e.inbox, Outbox: e.outbox, Archive: e.archive, Failed: e.failed, Tag: "t1", ClientName: "c1"}},
 		Log:          zerolog.Nop(),
-		Backoff:      Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond},
+		Backoff:      uploader.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond},
 		PollInterval: time.Millisecond,
 		Once:         true,
 		Hook:         e.hook,

@@ -77,8 +77,9 @@ type Options struct {
 	// Log is the logger; the zero value logs nothing.
 	Log zerolog.Logger
 	// Backoff bounds retries (credentials, transient errors, outbox and
-	// folder errors).
-	Backoff Backoff
+	// folder errors). Zero fields: Base 1s, Max 5m for the credentials
+	// probe and 2m for the rest, Jitter 0.5.
+	Backoff uploader.Backoff
 	// Once makes Run return when the batches channel is closed and every
 	// session is done, and stop at once on a credentials error.
 	Once bool

@@ -93,7 +93,7 @@ func (p *Pipeline) retryLater(id string, err error) {
 	n := p.retries[id]
 	p.mu.Unlock()
 	p.setLastError(fmt.Errorf("session %s: %w (retrying)", id, err))
-	p.sched.schedule(id, p.clk.Now().Add(p.opts.Backoff.delay(n, localRetryMax)))
+	p.sched.schedule(id, p.clk.Now().Add(p.delay(n, localRetryMax)))
 }
 
 // check makes the local checks: session limits, then each file's type,
@@ -309,7 +309,7 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 				return s, err
 			}
 		case uploader.Transient:
-			d := p.opts.Backoff.delay(1+s.Attempt, DefaultTransientMax)
+			d := p.delay(1+s.Attempt, DefaultTransientMax)
 			if ra := uploader.RetryAfterOf(err); ra > d {
 				d = ra
 			}

@@ -507,3 +507,5 @@ func wantKind(t testing.TB, what string, err error, want Kind) {
 func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func secretOf(s string) secret.Value { return secret.New(s) }

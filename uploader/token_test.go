@@ -118,7 +118,9 @@ func TestCommonErrors(t *testing.T) {
 	t.Run("403 certificate not trusted", func(t *testing.T) {
 		f := newFakeFlinks(t)
 		f.set(func() {
-			f.onUpload = func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 403, map[string]string{"Message": "Forbidden"}) }
+			f.onUpload = func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 403, map[string]string{"Message": "Forbidden"})
+			}
 		})
 		c := newTestClient(t, f, nil)
 		_, err := c.Upload(ctx, UploadRequest{FileName: "a.pdf", Path: tempFile(t, "a.pdf", []byte("x"))})

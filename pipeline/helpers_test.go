@@ -30,7 +30,7 @@ var (
 
 // env is one inbox with its folders, a store and a fake Flinks.
 type env struct {
-	t                              *testing.T
+	t                              testing.TB
 	inbox, outbox, archive, failed string
 	st                             *store.Store
 	up                             *fakeUploader
@@ -39,7 +39,7 @@ type env struct {
 	hooks                          []string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	root := t.TempDir()
 	e := &env{t: t, up: newFake()}
@@ -120,7 +120,7 @@ func (e *env) runOnce(p *Pipeline, batches ...watcher.Batch) error {
 		ch <- b
 	}
 	close(ch)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := p.Run(ctx, ch)
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ourCommands are the commands flinkdrop defines ("" is the root), not
@@ -115,5 +117,44 @@ func TestDemoOnce(t *testing.T) {
 	}
 	if !strings.Contains(res.stdout, "fraud_signals ") {
 		t.Errorf("demo printed no fraud_signals line:\n%s", res.stdout)
+	}
+}
+
+func TestSimCommandPrintsAWorkingSetup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sim := startCLI(t, "sim", "--dir", dir, "--addr", "127.0.0.1:0", "--fraud-addr", "127.0.0.1:0")
+	waitFor(t, 20*time.Second, "the simulator to print its config", func() bool {
+		if sim.exited() {
+			t.Fatalf("sim stopped early: %v", sim.stop(t))
+		}
+		return strings.Contains(sim.out.String(), "curl ")
+	})
+	res := sim.stop(t)
+	if res.code != exitOK {
+		t.Errorf("sim after Ctrl-C: exit %d, want 0\n%v", res.code, res)
+	}
+	for _, want := range []string{"upload_url: https://127.0.0.1:", "client_secret_file:", "api_key_file:", "ca_file:"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("sim printed no %q:\n%s", want, res.stdout)
+		}
+	}
+	// The secrets are in files the output names, never in the output.
+	found := 0
+	for _, f := range []string{"client_secret", "api_key", "client.pfx.password"} {
+		entries, _ := filepath.Glob(filepath.Join(dir, f+"*"))
+		found += len(entries)
+		for _, e := range entries {
+			data, err := os.ReadFile(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := strings.TrimSpace(string(data)); s != "" && strings.Contains(res.stdout, s) {
+				t.Errorf("sim printed the contents of %s", filepath.Base(e))
+			}
+		}
+	}
+	if found != 3 {
+		t.Errorf("found %d secret files in the simulator's folder, want 3 (client secret, API key, PFX password)", found)
 	}
 }

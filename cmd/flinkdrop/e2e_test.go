@@ -167,3 +167,30 @@ func countSuffix(list []string, suffix string) int {
 	}
 	return n
 }
+
+func TestRunOnceStopsOnRefusedCredentials(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, flinkssim.Options{})
+	ws := newWorkspace(t)
+	cfg := writeConfig(t, sim, ws, testConfig{clientSecret: "not-the-secret"})
+	files := map[string][]byte{"applicant-5/jan.pdf": samples.PDF("January"), "root.pdf": samples.PDF("root")}
+	writeFiles(t, ws.inbox, files)
+
+	res := runCLI(context.Background(), "run", "--once", "--config", cfg)
+	if res.code != exitFailure {
+		t.Fatalf("run --once with a refused secret: exit %d, want %d\n%v", res.code, exitFailure, res)
+	}
+	for _, want := range []string{"flinks.client_secret", "flinkdrop check", "left in place"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("run --once with a refused secret: stderr lacks %q\n%v", want, res)
+		}
+	}
+	for name := range files {
+		if _, err := os.Stat(filepath.Join(ws.inbox, filepath.FromSlash(name))); err != nil {
+			t.Errorf("%s left the inbox: %v", name, err)
+		}
+	}
+	if n := len(readReports(t, ws.outbox)); n != 0 {
+		t.Errorf("%d reports written, want none", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,5 +84,29 @@ func TestServiceLogSetup(t *testing.T) {
 				t.Errorf("log file has both lines: %v, want %v (file %q)", got, tt.wantInFile, data)
 			}
 		})
+	}
+}
+
+func TestServiceOptionsListEveryFolderTheDaemonWrites(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.StateDir = filepath.FromSlash("/var/lib/flinkdrop")
+	cfg.Log.File = filepath.FromSlash("/var/log/flinkdrop/flinkdrop.log")
+	in := config.DefaultInbox()
+	in.Path, in.Outbox = filepath.FromSlash("/srv/in"), filepath.FromSlash("/srv/out")
+	in.Archive, in.Failed = filepath.FromSlash("/srv/archive"), filepath.FromSlash("/srv/failed")
+	cfg.Inboxes = []config.Inbox{in}
+
+	opts := serviceOptions(&cfg, "/etc/flinkdrop/config.yaml", "flinkdrop")
+	if opts.ConfigPath != "/etc/flinkdrop/config.yaml" || opts.User != "flinkdrop" {
+		t.Errorf("serviceOptions: config %q user %q, want the ones given", opts.ConfigPath, opts.User)
+	}
+	for _, want := range []string{cfg.StateDir, in.Path, in.Outbox, in.Archive, in.Failed, filepath.Dir(cfg.Log.File)} {
+		if !slices.Contains(opts.ReadWritePaths, want) {
+			t.Errorf("ReadWritePaths %q lack %s", opts.ReadWritePaths, want)
+		}
+	}
+	if got := serviceOptions(nil, "/c.yaml", "").ReadWritePaths; len(got) != 0 {
+		t.Errorf("serviceOptions without a config: ReadWritePaths %q, want none", got)
 	}
 }

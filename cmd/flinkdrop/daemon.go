@@ -39,8 +39,13 @@ type daemon struct {
 	startedAt time.Time
 }
 
-// errCredentialsOnce ends `run --once` on a credential or certificate error.
-var errCredentialsOnce = errors.New("credentials or certificate refused")
+var (
+	// errCredentialsOnce ends `run --once` on a credential or certificate error.
+	errCredentialsOnce = errors.New("credentials or certificate refused")
+	// errInterrupted is returned by `run --once` when it is stopped before
+	// every session has its report.
+	errInterrupted = errors.New("interrupted before every session had its report (the rest resume at the next run)")
+)
 
 // run carries the daemon until ctx is done (or, with once, until every
 // session taken at start has its report).
@@ -124,7 +129,13 @@ func (d *daemon) run(ctx context.Context) error {
 	cancel()
 	wg.Wait()
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Stopped from outside (the run's own cancel comes only after the
+		// first error). A daemon stopping is a success; --once stopping
+		// before every session has its report is not.
 		err = nil
+		if d.once {
+			err = errInterrupted
+		}
 	}
 	d.log.Info().Msg("flinkdrop stopped")
 	return err
@@ -149,7 +160,7 @@ func newClient(cfg *config.Config, log zerolog.Logger, clk clock.Clock) (*upload
 		APIKey:     f.Fraud.APIKey,
 		UserAgent:  "flinkdrop/" + version,
 		Clock:      clk,
-		Log:        log.With().Str("component", "uploader").Logger(),
+		Log:        log, // the uploader adds its component field
 	})
 }
 
@@ -178,7 +189,7 @@ func pipelineOptions(cfg *config.Config, d *daemon) pipeline.Options {
 		PollInterval: cfg.Flinks.Fraud.PollInterval,
 		FraudTimeout: cfg.Flinks.Fraud.Timeout,
 		Clock:        d.clock,
-		Log:          d.log.With().Str("component", "pipeline").Logger(),
+		Log:          d.log, // the pipeline adds its component field
 		Once:         d.once,
 		Hook:         d.hook,
 	}

@@ -69,19 +69,25 @@ func (p *Pipeline) call(ctx context.Context, log zerolog.Logger, retryTransient 
 			}
 		case kind == uploader.Transient && (retryTransient || prober):
 			transients++
-			d := p.delay(transients, DefaultTransientMax)
-			if ra := uploader.RetryAfterOf(err); ra > d {
-				d = ra
-			}
-			log.Debug().Err(err).Int("try", transients).Dur("retry_in", d).Msg("transient error: retrying")
-			p.setLastErrorQuiet(err)
-			if p.transientWait(ctx, d) != nil {
+			if p.transientRetry(ctx, log, err, transients) != nil {
 				return errStop
 			}
 		default:
 			return err
 		}
 	}
+}
+
+// transientRetry waits before retry number try after the transient error
+// err: the backoff, or the server's Retry-After when longer.
+func (p *Pipeline) transientRetry(ctx context.Context, log zerolog.Logger, err error, try int) error {
+	d := p.delay(try, DefaultTransientMax)
+	if ra := uploader.RetryAfterOf(err); ra > d {
+		d = ra
+	}
+	log.Debug().Err(err).Int("try", try).Dur("retry_in", d).Msg("transient error: retrying")
+	p.setLastErrorQuiet(err)
+	return p.transientWait(ctx, d)
 }
 
 // transientWait sleeps d while counted as retrying a transient error.

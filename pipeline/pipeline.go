@@ -242,18 +242,12 @@ func (p *Pipeline) Run(ctx context.Context, batches <-chan watcher.Batch) error 
 	if err := p.load(); err != nil {
 		return err
 	}
-	if n, err := p.st.Prune(p.clk.Now()); err != nil {
-		p.log.Warn().Err(err).Msg("prune finished sessions")
-	} else if n > 0 {
-		p.mu.Lock()
-		p.counts[store.StateDone] -= n
-		p.mu.Unlock()
-		p.log.Info().Int("sessions", n).Msg("pruned finished sessions past retention")
-	}
+	p.prune()
 
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); p.sched.run(ctx) }()
+	go func() { defer wg.Done(); p.pruneLoop(ctx) }()
 	for range p.opts.Workers {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.work(ctx) }()
@@ -284,6 +278,30 @@ func (p *Pipeline) Run(ctx context.Context, batches <-chan watcher.Batch) error 
 			}
 			p.accept(b)
 		}
+	}
+}
+
+// pruneEvery is how often finished sessions past retention are pruned.
+const pruneEvery = time.Hour
+
+func (p *Pipeline) pruneLoop(ctx context.Context) {
+	for p.sleep(ctx, pruneEvery) == nil {
+		p.prune()
+	}
+}
+
+// prune deletes finished sessions older than the store's retention.
+func (p *Pipeline) prune() {
+	n, err := p.st.Prune(p.clk.Now())
+	if err != nil {
+		p.setLastError(fmt.Errorf("prune finished sessions: %w", err))
+		return
+	}
+	if n > 0 {
+		p.mu.Lock()
+		p.counts[store.StateDone] -= n
+		p.mu.Unlock()
+		p.log.Info().Int("sessions", n).Msg("pruned finished sessions past retention")
 	}
 }
 
@@ -405,10 +423,19 @@ func (p *Pipeline) Snapshot() Snapshot {
 	return s
 }
 
+// setLastError records err for the status and logs it; an error identical
+// to the last one is logged at debug only, so a long outage does not flood
+// the log.
 func (p *Pipeline) setLastError(err error) {
+	msg := err.Error()
 	p.mu.Lock()
-	p.lastErr = LastError{Time: p.clk.Now(), Message: err.Error()}
+	repeat := p.lastErr.Message == msg
+	p.lastErr = LastError{Time: p.clk.Now(), Message: msg}
 	p.mu.Unlock()
+	if repeat {
+		p.log.Debug().Err(err).Msg("pipeline error (repeated)")
+		return
+	}
 	p.log.Warn().Err(err).Msg("pipeline error")
 }
 

@@ -179,3 +179,64 @@ func nFiles(n int) map[string][]byte {
 	}
 	return m
 }
+
+// From the moment a batch is persisted, its paths (and marker) are taken;
+// a second batch naming them is ignored.
+func TestTakenFromThePersistedBatch(t *testing.T) {
+	e := newEnv(t)
+	e.opts.Workers = 1
+	b := e.batch("tk", map[string][]byte{"a.pdf": pdfData})
+	b.Marker = filepath.Join(b.Dir, "READY")
+	if err := os.WriteFile(b.Marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var p *Pipeline
+	var takenAtHook []bool
+	e.opts.Hook = func(point string) {
+		if point == "taken" {
+			takenAtHook = append(takenAtHook, p.Taken(b.Files[0].Path), p.Taken(b.Marker))
+		}
+	}
+	p = e.pipeline()
+	if p.Taken(b.Files[0].Path) {
+		t.Fatalf("Taken before the batch = true, want false")
+	}
+	p.accept(b)
+	p.accept(b) // a rescan sending the same files again
+	if fmt.Sprint(takenAtHook) != "[true true]" {
+		t.Errorf("Taken(file, marker) right after persisting = %v, want [true true] once (the duplicate batch ignored)", takenAtHook)
+	}
+	if un, _ := e.st.Unfinished(); len(un) != 1 {
+		t.Errorf("%d sessions recorded, want 1", len(un))
+	}
+	if err := e.runOnce(p); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(e.reports()); got != 1 {
+		t.Errorf("%d reports, want 1", got)
+	}
+	if _, err := os.Stat(b.Marker); !os.IsNotExist(err) {
+		t.Errorf("marker not removed (stat err %v)", err)
+	}
+}
+
+func TestNewRejectsIncompleteInbox(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name string
+		ib   InboxConfig
+	}{
+		{"no path", InboxConfig{Outbox: "o", Failed: "f", Archive: "a"}},
+		{"no outbox", InboxConfig{Path: "i", Failed: "f", Archive: "a"}},
+		{"no failed", InboxConfig{Path: "i", Outbox: "o", Archive: "a"}},
+		{"no archive to move to", InboxConfig{Path: "i", Outbox: "o", Failed: "f"}},
+		{"bad after_success", InboxConfig{Path: "i", Outbox: "o", Failed: "f", Archive: "a", AfterSuccess: "shred"}},
+	}
+	for _, tt := range tests {
+		opts := e.opts
+		opts.Inboxes = []InboxConfig{tt.ib}
+		if _, err := New(e.st, e.up, opts); err == nil {
+			t.Errorf("New(%s) = nil error, want one", tt.name)
+		}
+	}
+}

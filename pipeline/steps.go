@@ -260,14 +260,25 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 		f := s.Files[i]
 		p.hook("before-upload")
 		var res uploader.UploadResult
-		err = p.call(ctx, log, false, func(ctx context.Context) error {
-			var err error
-			res, err = p.up.Upload(ctx, uploader.UploadRequest{
-				AggregationID: s.AggregationID, FileName: f.Name, Path: f.Path,
-				Tag: s.Tag, ClientName: s.ClientName,
+		for tries := 1; ; tries++ {
+			err = p.call(ctx, log, false, func(ctx context.Context) error {
+				var err error
+				res, err = p.up.Upload(ctx, uploader.UploadRequest{
+					AggregationID: s.AggregationID, FileName: f.Name, Path: f.Path,
+					Tag: s.Tag, ClientName: s.ClientName,
+				})
+				return err
 			})
-			return err
-		})
+			if uploader.KindOf(err) != uploader.Transient || (s.AggregationID != "" && !notSent(err)) {
+				break
+			}
+			// Nothing in doubt: the server never took the file, or no
+			// aggregation exists yet (a retry starts a new one). The file
+			// stays "sending": a crash now still means a fresh aggregation.
+			if p.transientRetry(ctx, log, err, tries) != nil {
+				return s, errStop
+			}
+		}
 		if errors.Is(err, errStop) {
 			return s, errStop
 		}
@@ -309,19 +320,10 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 				return s, err
 			}
 		case uploader.Transient:
-			d := p.delay(1+s.Attempt, DefaultTransientMax)
-			if ra := uploader.RetryAfterOf(err); ra > d {
-				d = ra
-			}
-			p.setLastErrorQuiet(err)
-			log.Debug().Err(err).Dur("retry_in", d).Msg("transient upload error")
-			if p.transientWait(ctx, d) != nil {
+			// The upload may have reached the aggregation: start over on a
+			// fresh one, after a wait that grows with each fresh start.
+			if p.transientRetry(ctx, log, err, s.Attempt) != nil {
 				return s, errStop
-			}
-			if s.AggregationID == "" || notSent(err) {
-				// Nothing in doubt: the server never took the file, or no
-				// aggregation exists yet. Send it again.
-				return p.save(s.ID, func(x *store.Session) { x.Files[i].State = store.FilePending })
 			}
 			return p.restart(s, log, "upload of "+f.Name+" in doubt after a transient error", nil)
 		case uploader.Local:

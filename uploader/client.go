@@ -10,10 +10,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -229,6 +231,21 @@ type exchange struct {
 	maxBody int64
 	// localErr reports a fault of the request body's source (the file).
 	localErr func() error
+	trace    *connTrace
+}
+
+// connTrace records what the transport did for one exchange.
+type connTrace struct {
+	fresh, tls13 atomic.Bool
+}
+
+func (t *connTrace) clientTrace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { t.fresh.Store(!info.Reused) },
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
+			t.tls13.Store(err == nil && cs.Version == tls.VersionTLS13)
+		},
+	}
 }
 
 // reply is a reply read whole (within the bound).
@@ -246,6 +263,9 @@ func (c *Client) do(ctx context.Context, x exchange) (reply, error) {
 	wd := newWatchdog(c.opts.IdleBodyTimeout, cancel)
 	defer wd.stop()
 
+	var tr connTrace
+	ctx = httptrace.WithClientTrace(ctx, tr.clientTrace())
+	x.trace = &tr
 	req := x.req.WithContext(ctx)
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 	req.Header.Set("Accept", "application/json")
@@ -300,12 +320,61 @@ func (c *Client) transportError(ctx context.Context, x exchange, err error) erro
 	if errors.Is(context.Cause(ctx), ErrIdleTimeout) {
 		return &Error{Kind: Transient, Op: x.op, Message: fmt.Sprintf("nothing moved for %s", c.opts.IdleBodyTimeout), Err: ErrIdleTimeout}
 	}
+	if !isTLSFault(err) && x.trace != nil && x.trace.fresh.Load() && x.trace.tls13.Load() && !isTimeout(err) {
+		// In TLS 1.3 the server judges our certificate after the client's
+		// handshake is over: its alert can lose the race with our request
+		// and show as a reset. A handshake that sends nothing after it
+		// reads the alert cleanly.
+		if perr := c.probeCertificate(ctx, x.req.URL); perr != nil {
+			err = fmt.Errorf("%w (then: %w)", perr, err)
+		}
+	}
 	if isTLSFault(err) {
 		return &Error{Kind: Credentials, Op: x.op,
 			Message: "TLS handshake refused (check flinks.tls.cert_file/key_file hold the certificate Flinks issued, and flinks.tls.ca_file the server's CA)",
 			Err:     err}
 	}
 	return &Error{Kind: Transient, Op: x.op, Err: err}
+}
+
+// probeWait is how long a certificate probe waits for the server's alert.
+const probeWait = time.Second
+
+// probeCertificate makes one TLS connection to u's host, sends nothing, and
+// returns the TLS fault the server answers with, or nil. It is skipped (nil)
+// when a proxy is in use.
+func (c *Client) probeCertificate(ctx context.Context, u *url.URL) error {
+	if proxy, err := c.opts.Proxy(&http.Request{URL: u}); err != nil || proxy != nil {
+		return nil
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	cfg := c.transport.TLSClientConfig.Clone()
+	cfg.ServerName = u.Hostname()
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: c.opts.DialTimeout}, Config: cfg}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.TLSHandshakeTimeout+probeWait)
+	defer cancel()
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if isTLSFault(err) {
+			return err
+		}
+		return nil
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(probeWait))
+	var one [1]byte
+	if _, err := conn.Read(one[:]); isTLSFault(err) {
+		return err
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // isTLSFault reports whether err is a TLS handshake failure that a retry

@@ -118,6 +118,18 @@ func TestDemoOnce(t *testing.T) {
 	if !strings.Contains(res.stdout, "fraud_signals ") {
 		t.Errorf("demo printed no fraud_signals line:\n%s", res.stdout)
 	}
+
+	// Again in the same workspace: the earlier reports do not count.
+	res = runCLI(context.Background(), "demo", "--once", "--dir", dir, "--timeout", "60s")
+	if res.code != exitOK {
+		t.Fatalf("second demo --once: %v", res)
+	}
+	if got := len(readReports(t, filepath.Join(dir, "outbox"))); got != 2*len(demoSamples) {
+		t.Errorf("after a second demo the outbox holds %d reports, want %d", got, 2*len(demoSamples))
+	}
+	if left := listFiles(t, filepath.Join(dir, "inbox")); len(left) != 0 {
+		t.Errorf("second demo left %v in the inbox", left)
+	}
 }
 
 func TestSimCommandPrintsAWorkingSetup(t *testing.T) {

@@ -96,6 +96,9 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dir string, once boo
 			return &exitError{code: exitFailure, err: err}
 		}
 	}
+	// Reports from an earlier demo in the same workspace are not this run's.
+	seen := map[string]bool{}
+	newReports(inbox.Outbox, seen)
 	want := map[string]bool{}
 	for _, s := range demoSamples {
 		folder := filepath.Join(inbox.Path, s.folder)
@@ -133,7 +136,6 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dir string, once boo
 	if once {
 		deadline = time.After(timeout)
 	}
-	seen := map[string]bool{}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {

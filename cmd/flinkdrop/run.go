@@ -42,8 +42,9 @@ the inboxes now (each once stable for stable_for; folders close without
 waiting for settle), carries every session to its report and exits. Files that
 appear after the start wait for the next run.
 
-Exit codes: 0 every session got its report (whatever its outcome); 1 a
-credential or certificate error (every file left in place), another daemon
+Exit codes: 0 every session got its report (whatever its outcome), or the
+daemon was stopped; 1 a credential or certificate error (every file left in
+place), --once stopped before every session had its report, another daemon
 holds state_dir, or another failure; 2 bad usage or an invalid config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -142,3 +142,43 @@ func TestSecondDaemonOnTheSameStateDir(t *testing.T) {
 		t.Errorf("the first daemon stopped: %v", first.stop(t))
 	}
 }
+
+// TestStatusOfAHeldDatabase covers a database held by a daemon whose status
+// file is old or missing: running, but not healthy.
+func TestStatusOfAHeldDatabase(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		file       *status.Status // nil: no status file
+		wantReason string
+	}{
+		{name: "stale status file", file: &status.Status{Version: "dev", UpdatedAt: time.Now().Add(-time.Hour), Interval: status.Duration(2 * time.Second)},
+			wantReason: "the daemon may be stuck"},
+		{name: "no status file", wantReason: "status file cannot be read"},
+		{name: "retrying", file: &status.Status{Version: "dev", UpdatedAt: time.Now(), Retrying: 2},
+			wantReason: "2 session(s) retrying"},
+	}
+	sim := startSim(t, flinkssim.Options{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ws := newWorkspace(t)
+			cfg := writeConfig(t, sim, ws, testConfig{})
+			st, err := store.Open(filepath.Join(ws.state, stateDBName), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			if tt.file != nil {
+				if err := status.Write(filepath.Join(ws.state, status.FileName), *tt.file); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, rep := statusJSON(t, cfg)
+			if res.code != exitFailure || !rep.Running || rep.Healthy || !strings.Contains(rep.Reason, tt.wantReason) {
+				t.Errorf("status: exit %d running %v healthy %v reason %q, want exit 1, running, unhealthy, reason holding %q\n%v",
+					res.code, rep.Running, rep.Healthy, rep.Reason, tt.wantReason, res)
+			}
+		})
+	}
+}

@@ -127,8 +127,9 @@ func TestRunOnceEndToEnd(t *testing.T) {
 		t.Errorf("the archive holds %d report copies, want 5: %v", n, archived)
 	}
 	failed := listFiles(t, ws.failed)
-	if !slices.ContainsFunc(failed, func(p string) bool { return strings.HasSuffix(p, "/not-really-a.pdf") }) {
-		t.Errorf("the rejected file is not in failed/: %v", failed)
+	if !slices.ContainsFunc(failed, func(p string) bool { return strings.HasSuffix(p, "/not-really-a.pdf") }) ||
+		countSuffix(failed, ".json") != 1 {
+		t.Errorf("failed/ holds %v, want the rejected file and a copy of its session's report", failed)
 	}
 	left := listFiles(t, ws.inbox)
 	sort.Strings(left)

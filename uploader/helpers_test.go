@@ -174,6 +174,7 @@ type fakeFlinks struct {
 	tokenN     int
 	tokenReqs  int
 	uploads    int
+	conns      int // connections accepted
 	aggN       int
 	files      map[string][]uploadedFile // by aggregation id
 	peerCNs    []string
@@ -215,6 +216,13 @@ func newFakeFlinks(t testing.TB) *fakeFlinks {
 		Certificates: []tls.Certificate{p.serverTLS},
 	}
 	f.srv.Config.ErrorLog = nilLogger()
+	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.mu.Lock()
+			f.conns++
+			f.mu.Unlock()
+		}
+	}
 	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	return f

@@ -457,3 +457,58 @@ func TestUploadEnvelopeIsValidJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepAliveReuse(t *testing.T) {
+	f := newFakeFlinks(t)
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+	path, _ := randomFile(t, "a.pdf", 100<<10)
+	agg := ""
+	for range 5 {
+		res, err := c.Upload(ctx, UploadRequest{AggregationID: agg, FileName: "a.pdf", Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agg = res.AggregationID
+	}
+	// An error reply with a small body leaves the connection usable too.
+	if _, err := c.Complete(ctx, "unknown"); KindOf(err) != Rejected {
+		t.Fatalf("Complete(unknown) = %v, want Rejected", err)
+	}
+	if _, err := c.Complete(ctx, agg); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conns != 1 {
+		t.Errorf("connections for a token, 5 uploads and 2 completes = %d, want 1 (kept alive)", f.conns)
+	}
+}
+
+func TestConcurrent401sRefreshOnce(t *testing.T) {
+	f := newFakeFlinks(t)
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+	if err := c.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.expireTokens()
+	path := tempFile(t, "a.pdf", []byte("%PDF"))
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Upload(ctx, UploadRequest{FileName: "a.pdf", Path: path})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Upload = %v", err)
+		}
+	}
+	// A 401 for a token already replaced does not drop the new one.
+	if got := f.tokenRequests(); got != 2 {
+		t.Errorf("token requests after %d concurrent 401s = %d, want 2", n, got)
+	}
+}

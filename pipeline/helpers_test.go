@@ -201,3 +201,5 @@ func fileStatuses(r report.Report) map[string]string {
 	}
 	return out
 }
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

@@ -29,6 +29,8 @@ type Uploader interface {
 	FraudAnalysis(ctx context.Context, loginID string) (uploader.FraudResult, error)
 }
 
+var _ watcher.Taken = (*Pipeline)(nil)
+
 // Values of InboxConfig.AfterSuccess.
 const (
 	AfterSuccessMove   = "move"

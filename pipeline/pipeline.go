@@ -314,6 +314,8 @@ func (p *Pipeline) load() error {
 		return fmt.Errorf("pipeline: load sessions: %w", err)
 	}
 	p.mu.Lock()
+	p.counts = map[store.State]int{}
+	p.firstSeen = map[string]time.Time{}
 	for s, n := range sum.Counts {
 		p.counts[s] = n
 	}

@@ -30,6 +30,12 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
+	if bin := os.Getenv("FLINKDROP_E2E_BIN"); bin != "" {
+		// A binary built elsewhere (a release build, or one made while
+		// the working tree does not build).
+		binPath = bin
+		return m.Run()
+	}
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: go env GOMOD:", err)
@@ -74,6 +80,7 @@ type cfgOptions struct {
 	MaxFileMB    int
 	MaxSessionMB int
 	AfterSuccess string
+	LogLevel     string // default info
 }
 
 // env is one test's world: a simulator and the folders of one inbox.
@@ -181,7 +188,10 @@ func (e *env) writeConfig(co cfgOptions) {
 	fmt.Fprintf(&b, "inboxes:\n  - path: %s\n    outbox: %s\n    archive: %s\n    failed: %s\n    after_success: %s\n",
 		q(e.inbox), q(e.outbox), q(e.archive), q(e.failed), co.AfterSuccess)
 	fmt.Fprintf(&b, "    stable_for: %s\n    settle: %s\n    rescan_interval: 1s\n", co.StableFor, co.Settle)
-	b.WriteString("log:\n  level: info\n  console: json\n")
+	if co.LogLevel == "" {
+		co.LogLevel = "info"
+	}
+	fmt.Fprintf(&b, "log:\n  level: %s\n  console: json\n", co.LogLevel)
 	if err := os.WriteFile(e.cfgPath, []byte(b.String()), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
@@ -241,6 +251,11 @@ func (e *env) start(extraEnv []string, args ...string) *proc {
 		default:
 			_ = cmd.Process.Kill()
 			<-p.done
+		}
+		if dir := os.Getenv("E2E_LOG_DIR"); dir != "" {
+			// Keep every process's output for a closer look.
+			name := strings.NewReplacer("/", "_", "#", "_").Replace(e.t.Name()) + "-" + strconv.Itoa(cmd.Process.Pid) + ".log"
+			_ = os.WriteFile(filepath.Join(dir, name), []byte(out.String()), 0o644)
 		}
 		if e.t.Failed() {
 			e.t.Logf("output of flinkdrop %s (%s):\n%s", p.name, strings.Join(extraEnv, " "), tail(out.String(), 6000))

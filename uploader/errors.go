@@ -143,3 +143,7 @@ var (
 	// empty.
 	ErrNoFraudURL = errors.New("no fraud URL configured")
 )
+
+// errBodyClosed is returned by a Read of an upload body after Close (the
+// transport gave up on the request).
+var errBodyClosed = errors.New("upload body closed")

@@ -35,6 +35,7 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (UploadResult, err
 	if !fi.Mode().IsRegular() {
 		return UploadResult{}, &Error{Kind: Local, Op: "upload", Message: r.Path + " is not a regular file"}
 	}
+	start := c.clk.Now()
 	src := &uploadSource{c: c, path: r.Path, size: fi.Size()}
 	src.prefix, src.suffix = uploadEnvelope(r)
 
@@ -65,6 +66,8 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (UploadResult, err
 	if res.SHA256 == "" {
 		return UploadResult{}, &Error{Kind: Local, Op: "upload", Message: "the body was not sent to its end"}
 	}
+	c.log.Debug().Str("aggregation_id", res.AggregationID).Str("file", r.FileName).Int64("bytes", res.Size).
+		Int64("duration_ms", c.clk.Now().Sub(start).Milliseconds()).Msg("file uploaded")
 	return res, nil
 }
 
@@ -94,6 +97,7 @@ func (c *Client) Complete(ctx context.Context, aggregationID string) (CompleteRe
 	if err != nil {
 		return CompleteResult{}, &Error{Kind: Protocol, Op: "complete", HTTPStatus: rp.status, Message: res.Message, Err: err}
 	}
+	c.log.Debug().Str("aggregation_id", aggregationID).Str("login_id", res.LoginID).Msg("aggregation completed")
 	return res, nil
 }
 
@@ -290,9 +294,6 @@ type uploadBody struct {
 	closed    bool
 	digest    string // set once the file was read to its end, as sized
 }
-
-// errBodyClosed is returned by a Read after Close.
-var errBodyClosed = errors.New("upload body closed")
 
 func (b *uploadBody) Read(p []byte) (int, error) {
 	b.mu.Lock()

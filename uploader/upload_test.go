@@ -11,10 +11,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -510,5 +513,55 @@ func TestConcurrent401sRefreshOnce(t *testing.T) {
 	// A 401 for a token already replaced does not drop the new one.
 	if got := f.tokenRequests(); got != 2 {
 		t.Errorf("token requests after %d concurrent 401s = %d, want 2", n, got)
+	}
+}
+
+// TestThroughConnectProxy sends the mTLS calls through an HTTP CONNECT
+// proxy, as HTTPS_PROXY would.
+func TestThroughConnectProxy(t *testing.T) {
+	f := newFakeFlinks(t)
+	var tunnels atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		tunnels.Add(1)
+		w.WriteHeader(http.StatusOK)
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		go func() {
+			_, _ = io.Copy(up, buf)
+			up.Close()
+		}()
+		_, _ = io.Copy(conn, up)
+		conn.Close()
+	}))
+	t.Cleanup(proxy.Close)
+	proxyURL, _ := url.Parse(proxy.URL)
+	c := newTestClient(t, f, func(o *Options) { o.Proxy = http.ProxyURL(proxyURL) })
+	c2 := newTestClient(t, f, func(o *Options) {
+		o.Proxy = http.ProxyURL(proxyURL)
+		o.TLS.CertFile, o.TLS.KeyFile = f.pki.otherCert, f.pki.otherKey
+	})
+	if _, err := c.Upload(context.Background(), UploadRequest{FileName: "a.pdf", Path: tempFile(t, "a.pdf", []byte("%PDF"))}); err != nil {
+		t.Fatalf("Upload through a CONNECT proxy = %v", err)
+	}
+	if tunnels.Load() == 0 {
+		t.Error("the proxy saw no CONNECT")
+	}
+	// Through a proxy the TLS 1.3 certificate probe is skipped: a refused
+	// certificate is Credentials or, if the alert lost the race with the
+	// request, Transient; never a success.
+	if err := c2.Token(context.Background()); err == nil {
+		t.Error("Token with an untrusted certificate through the proxy succeeded")
 	}
 }

@@ -307,31 +307,33 @@ func (p *Pipeline) prune() {
 	}
 }
 
-// load reads the counts and queues every unfinished session.
+// load reads the counts and queues every unfinished session. It reads the
+// store's unfinished index, not the finished sessions kept for retention.
 func (p *Pipeline) load() error {
-	sum, err := p.st.Summary()
+	counts, err := p.st.Counts()
+	if err != nil {
+		return fmt.Errorf("pipeline: load sessions: %w", err)
+	}
+	active, err := p.st.Unfinished()
 	if err != nil {
 		return fmt.Errorf("pipeline: load sessions: %w", err)
 	}
 	p.mu.Lock()
-	p.counts = map[store.State]int{}
-	p.firstSeen = map[string]time.Time{}
-	for s, n := range sum.Counts {
-		p.counts[s] = n
-	}
-	for _, s := range sum.Active {
+	p.counts = counts
+	p.firstSeen = make(map[string]time.Time, len(active))
+	for _, s := range active {
 		p.firstSeen[s.ID] = s.Times.FirstSeen
 	}
 	p.mu.Unlock()
-	for _, s := range sum.Active {
+	for _, s := range active {
 		if s.State == store.StatePolling {
 			p.sched.schedule(s.ID, s.NextPollAt)
 			continue
 		}
 		p.queue.push(s.ID)
 	}
-	if len(sum.Active) > 0 {
-		p.log.Info().Int("sessions", len(sum.Active)).Msg("resuming unfinished sessions")
+	if len(active) > 0 {
+		p.log.Info().Int("sessions", len(active)).Msg("resuming unfinished sessions")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -67,6 +68,20 @@ func FuzzStateMachine(f *testing.F) {
 		b, _ := json.Marshal(model)
 		if string(a) != string(b) {
 			t.Errorf("after reopen got %s, want %s", a, b)
+		}
+		un, err := st.Unfinished()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(un), map[bool]int{true: 0, false: 1}[model.State == StateDone]; got != want {
+			t.Errorf("Unfinished in state %s = %d sessions, want %d", model.State, got, want)
+		}
+		counts, err := st.Counts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[State]int{model.State: 1}; !reflect.DeepEqual(counts, want) {
+			t.Errorf("Counts() = %v, want %v", counts, want)
 		}
 		taken, _ := st.IsTaken(model.Files[0].Path)
 		if want := model.State != StateDone; taken != want {

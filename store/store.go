@@ -18,7 +18,13 @@ import (
 )
 
 // SchemaVersion is the database layout this build writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
+
+// minReadOnlyVersion is the oldest schema a read-only open accepts without
+// migrating. Readers do without the unfinished index (version 2) by walking
+// every session, so version 1 files read fine; a migration that changes the
+// session records themselves must raise this.
+const minReadOnlyVersion = 1
 
 // Defaults for Options.
 const (
@@ -30,7 +36,11 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketSessions = []byte("sessions")
 	bucketTaken    = []byte("taken")
-	keyVersion     = []byte("schema_version")
+	// bucketUnfinished indexes the sessions not done: id → state. It is
+	// kept in the same transaction as every state change, so reading the
+	// unfinished sessions never walks the finished ones kept for retention.
+	bucketUnfinished = []byte("unfinished")
+	keyVersion       = []byte("schema_version")
 )
 
 // Options tune Open. The zero value means the defaults.
@@ -63,6 +73,7 @@ type migration func(tx *bolt.Tx) error
 func migrations() []migration {
 	return []migration{
 		migrateV0toV1,
+		migrateV1toV2,
 	}
 }
 
@@ -98,6 +109,29 @@ func migrateV0toV1(tx *bolt.Tx) error {
 			}
 		}
 		return nil
+	})
+}
+
+// migrateV1toV2 builds the unfinished index from the session records.
+func migrateV1toV2(tx *bolt.Tx) error {
+	if tx.Bucket(bucketUnfinished) != nil {
+		if err := tx.DeleteBucket(bucketUnfinished); err != nil {
+			return fmt.Errorf("reset unfinished index: %w", err)
+		}
+	}
+	idx, err := tx.CreateBucket(bucketUnfinished)
+	if err != nil {
+		return fmt.Errorf("create unfinished index: %w", err)
+	}
+	return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+		h, err := decodeHead(k, v)
+		if err != nil {
+			return err
+		}
+		if h.State == StateDone {
+			return nil
+		}
+		return idx.Put(bytes.Clone(k), []byte(h.State))
 	})
 }
 
@@ -161,7 +195,7 @@ func open(path string, opts Options, readOnly bool, steps []migration) (st *Stor
 func openError(path string, err error) error {
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("store: open %s: %w: another flinkdrop holds %s (stop it, or give this one another state_dir)", path, ErrLocked, path)
+		return fmt.Errorf("store: %w: %s is held by another flinkdrop (stop it, or give this one another state_dir)", ErrLocked, path)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
 		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
 		return corruptError(path, err)
@@ -193,7 +227,7 @@ func checkVersion(tx *bolt.Tx, current int, readOnly bool) error {
 	if v > current {
 		return fmt.Errorf("%w: the file has version %d, this flinkdrop knows up to %d (run the newer flinkdrop, or restore a backup made for this one)", ErrNewerSchema, v, current)
 	}
-	if readOnly && v < current && tx.Bucket(bucketSessions) != nil && v != 0 {
+	if readOnly && v < minReadOnlyVersion && tx.Bucket(bucketSessions) != nil && v != 0 {
 		return fmt.Errorf("%w: version %d needs migrating to %d (start the daemon once)", ErrCorrupt, v, current)
 	}
 	return nil
@@ -290,6 +324,9 @@ func (s *Store) Create(sess Session) (Session, error) {
 				return err
 			}
 		}
+		if err := tx.Bucket(bucketUnfinished).Put([]byte(sess.ID), []byte(sess.State)); err != nil {
+			return err
+		}
 		return b.Put([]byte(sess.ID), data)
 	})
 	if err != nil {
@@ -321,11 +358,7 @@ func getSession(tx *bolt.Tx, id string) (Session, error) {
 	if v == nil {
 		return Session{}, ErrNotFound
 	}
-	var sess Session
-	if err := json.Unmarshal(v, &sess); err != nil {
-		return Session{}, fmt.Errorf("%w: session %s: %v", ErrCorrupt, id, err)
-	}
-	return sess, nil
+	return decodeSession([]byte(id), v)
 }
 
 // Update applies fn to a copy of the session and stores the result in one
@@ -349,10 +382,10 @@ func (s *Store) Update(id string, fn func(*Session) error) (Session, error) {
 		if err := fn(&next); err != nil {
 			return err
 		}
+		to = next.State
 		if err := checkTransition(&old, &next); err != nil {
 			return err
 		}
-		to = next.State
 		data, err := json.Marshal(&next)
 		if err != nil {
 			return err
@@ -360,7 +393,8 @@ func (s *Store) Update(id string, fn func(*Session) error) (Session, error) {
 		if err := tx.Bucket(bucketSessions).Put([]byte(id), data); err != nil {
 			return err
 		}
-		if next.State == StateDone {
+		switch {
+		case next.State == StateDone:
 			taken := tx.Bucket(bucketTaken)
 			for _, p := range old.Paths() {
 				if string(taken.Get([]byte(p))) == id {
@@ -368,6 +402,13 @@ func (s *Store) Update(id string, fn func(*Session) error) (Session, error) {
 						return err
 					}
 				}
+			}
+			if err := tx.Bucket(bucketUnfinished).Delete([]byte(id)); err != nil {
+				return err
+			}
+		case next.State != old.State:
+			if err := tx.Bucket(bucketUnfinished).Put([]byte(id), []byte(next.State)); err != nil {
+				return err
 			}
 		}
 		if s.hook != nil {
@@ -394,35 +435,125 @@ func (s *Store) IsTaken(path string) (bool, error) {
 	return ok, err
 }
 
-// Unfinished returns every session not done, oldest first.
+// head is the part of a session record that counting and pruning read.
+// Decoding only it skips the files and the fraud documents.
+type head struct {
+	State   State  `json:"state"`
+	Outcome string `json:"outcome"`
+	Times   struct {
+		FirstSeen time.Time `json:"first_seen"`
+		Reported  time.Time `json:"reported"`
+		Done      time.Time `json:"done"`
+	} `json:"times"`
+}
+
+func decodeHead(k, v []byte) (head, error) {
+	var h head
+	if err := json.Unmarshal(v, &h); err != nil {
+		return head{}, fmt.Errorf("%w: session %s: %v", ErrCorrupt, k, err)
+	}
+	return h, nil
+}
+
+func decodeSession(k, v []byte) (Session, error) {
+	var sess Session
+	if err := json.Unmarshal(v, &sess); err != nil {
+		return Session{}, fmt.Errorf("%w: session %s: %v", ErrCorrupt, k, err)
+	}
+	return sess, nil
+}
+
+// Unfinished returns every session not done, oldest first. It reads the
+// unfinished index and those sessions' records only.
 func (s *Store) Unfinished() ([]Session, error) {
+	out, _, err := s.UnfinishedFirst(0)
+	return out, err
+}
+
+// UnfinishedFirst returns the n oldest sessions not done (all of them when
+// n <= 0) and how many sessions are not done in all. It decodes only the
+// sessions it returns.
+func (s *Store) UnfinishedFirst(n int) ([]Session, int, error) {
 	var out []Session
-	err := s.forEach(func(sess Session) error {
-		if sess.State != StateDone {
+	total := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		sessions, idx := tx.Bucket(bucketSessions), tx.Bucket(bucketUnfinished)
+		if sessions == nil {
+			return nil
+		}
+		take := func(k, v []byte) error {
+			total++
+			if n > 0 && len(out) == n {
+				return nil
+			}
+			sess, err := decodeSession(k, v)
+			if err != nil {
+				return err
+			}
 			out = append(out, sess)
+			return nil
+		}
+		if idx == nil {
+			// A version 1 file opened read-only: no index, so walk.
+			return sessions.ForEach(func(k, v []byte) error {
+				h, err := decodeHead(k, v)
+				if err != nil || h.State == StateDone {
+					return err
+				}
+				return take(k, v)
+			})
+		}
+		return idx.ForEach(func(k, _ []byte) error {
+			v := sessions.Get(k)
+			if v == nil {
+				return fmt.Errorf("%w: the unfinished index names session %s, which has no record", ErrCorrupt, k)
+			}
+			return take(k, v)
+		})
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list unfinished: %w", err)
+	}
+	return out, total, nil
+}
+
+// Counts returns the number of sessions in each state, done included until
+// pruned. It reads the unfinished index and the size of the sessions
+// bucket, never the records (except on a version 1 file opened read-only).
+func (s *Store) Counts() (map[State]int, error) {
+	counts := map[State]int{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		sessions, idx := tx.Bucket(bucketSessions), tx.Bucket(bucketUnfinished)
+		if sessions == nil {
+			return nil
+		}
+		if idx == nil {
+			return sessions.ForEach(func(k, v []byte) error {
+				h, err := decodeHead(k, v)
+				if err == nil {
+					counts[h.State]++
+				}
+				return err
+			})
+		}
+		unfinished := 0
+		err := idx.ForEach(func(_, v []byte) error {
+			counts[State(v)]++
+			unfinished++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if done := sessions.Stats().KeyN - unfinished; done > 0 {
+			counts[StateDone] = done
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: list unfinished: %w", err)
+		return nil, fmt.Errorf("store: count sessions: %w", err)
 	}
-	return out, nil
-}
-
-func (s *Store) forEach(fn func(Session) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSessions)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var sess Session
-			if err := json.Unmarshal(v, &sess); err != nil {
-				return fmt.Errorf("%w: session %s: %v", ErrCorrupt, k, err)
-			}
-			return fn(sess)
-		})
-	})
+	return counts, nil
 }
 
 // Retention returns how long Prune keeps done sessions.
@@ -437,16 +568,13 @@ func (s *Store) Prune(now time.Time) (int, error) {
 		b := tx.Bucket(bucketSessions)
 		var doomed [][]byte
 		err := b.ForEach(func(k, v []byte) error {
-			var sess Session
-			if err := json.Unmarshal(v, &sess); err != nil {
-				return fmt.Errorf("%w: session %s: %v", ErrCorrupt, k, err)
+			h, err := decodeHead(k, v)
+			if err != nil || h.State != StateDone {
+				return err
 			}
-			if sess.State != StateDone {
-				return nil
-			}
-			end := sess.Times.Done
+			end := h.Times.Done
 			if end.IsZero() {
-				end = sess.Times.Reported
+				end = h.Times.Reported
 			}
 			if end.Before(cutoff) {
 				doomed = append(doomed, bytes.Clone(k))
@@ -456,8 +584,14 @@ func (s *Store) Prune(now time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
+		idx := tx.Bucket(bucketUnfinished)
 		for _, k := range doomed {
 			if err := b.Delete(k); err != nil {
+				return err
+			}
+			// A done session is not in the index; deleting keeps it so
+			// even if an older build left one behind.
+			if err := idx.Delete(k); err != nil {
 				return err
 			}
 		}
@@ -485,20 +619,35 @@ type Summary struct {
 }
 
 // Summary returns the counts and the unfinished sessions. It works on a
-// read-only store too.
+// read-only store too. It walks every record (to count outcomes) but
+// decodes only the state, outcome and times of the done ones.
 func (s *Store) Summary() (Summary, error) {
 	sum := Summary{Counts: map[State]int{}, Outcomes: map[string]int{}}
-	err := s.forEach(func(sess Session) error {
-		sum.Counts[sess.State]++
-		if sess.State == StateDone {
-			sum.Outcomes[sess.Outcome]++
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		if b == nil {
 			return nil
 		}
-		sum.Active = append(sum.Active, sess)
-		if sum.OldestPending.IsZero() || sess.Times.FirstSeen.Before(sum.OldestPending) {
-			sum.OldestPending = sess.Times.FirstSeen
-		}
-		return nil
+		return b.ForEach(func(k, v []byte) error {
+			h, err := decodeHead(k, v)
+			if err != nil {
+				return err
+			}
+			sum.Counts[h.State]++
+			if h.State == StateDone {
+				sum.Outcomes[h.Outcome]++
+				return nil
+			}
+			sess, err := decodeSession(k, v)
+			if err != nil {
+				return err
+			}
+			sum.Active = append(sum.Active, sess)
+			if sum.OldestPending.IsZero() || sess.Times.FirstSeen.Before(sum.OldestPending) {
+				sum.OldestPending = sess.Times.FirstSeen
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("store: summary: %w", err)

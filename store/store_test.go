@@ -201,10 +201,12 @@ func TestOpenLocked(t *testing.T) {
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open = %v, want ErrLocked", err)
 	}
-	for _, want := range []string{path, "another flinkdrop", "state_dir"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("ErrLocked message %q does not contain %q", err, want)
-		}
+	want := path + " is held by another flinkdrop (stop it, or give this one another state_dir)"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("ErrLocked message %q does not contain %q", err, want)
+	}
+	if n := strings.Count(err.Error(), path); n != 1 {
+		t.Errorf("ErrLocked message %q names the path %d times, want once", err, n)
 	}
 }
 
@@ -292,12 +294,13 @@ func TestMigrationStepsAndNewerSchema(t *testing.T) {
 		_, err := tx.CreateBucket([]byte("v2-extra"))
 		return err
 	}
+	next := SchemaVersion + 1
 	st2, err := open(path, Options{}, false, append(migrations(), v2))
 	if err != nil {
-		t.Fatalf("open with a v2 step: %v", err)
+		t.Fatalf("open with a v%d step: %v", next, err)
 	}
-	if v, _ := st2.Version(); v != 2 || ran != 1 {
-		t.Errorf("after migration: version %d, step ran %d times; want 2 and 1", v, ran)
+	if v, _ := st2.Version(); v != next || ran != 1 {
+		t.Errorf("after migration: version %d, step ran %d times; want %d and 1", v, ran, next)
 	}
 	if _, err := st2.Get(s.ID); err != nil {
 		t.Errorf("session lost in migration: %v", err)
@@ -306,13 +309,13 @@ func TestMigrationStepsAndNewerSchema(t *testing.T) {
 
 	_, err = Open(path, Options{})
 	if !errors.Is(err, ErrNewerSchema) {
-		t.Fatalf("Open of a version-2 file = %v, want ErrNewerSchema", err)
+		t.Fatalf("Open of a version-%d file = %v, want ErrNewerSchema", next, err)
 	}
-	if !strings.Contains(err.Error(), "version 2") {
+	if !strings.Contains(err.Error(), fmt.Sprintf("version %d", next)) {
 		t.Errorf("message %q does not name the version", err)
 	}
 	if _, err := OpenReadOnly(path, time.Second); !errors.Is(err, ErrNewerSchema) {
-		t.Errorf("OpenReadOnly of a version-2 file = %v, want ErrNewerSchema", err)
+		t.Errorf("OpenReadOnly of a version-%d file = %v, want ErrNewerSchema", next, err)
 	}
 }
 

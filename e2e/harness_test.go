@@ -574,3 +574,15 @@ func (e *env) waitSettled(p *proc, n int, timeout time.Duration) {
 		return true
 	})
 }
+
+// bigPDF returns size bytes that start as a PDF, unique to tag.
+func bigPDF(tag string, size int) []byte {
+	b := make([]byte, size)
+	n := copy(b, "%PDF-1.4\n%"+tag+"\n")
+	for i := n; i < size; i++ {
+		b[i] = byte('a' + i%23)
+	}
+	return b
+}
+
+func faultsLatency(d time.Duration) flinkssim.Faults { return flinkssim.Faults{Latency: d} }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +98,9 @@ type env struct {
 	cfgPath  string
 	inputs   []input
 	inputsMu sync.Mutex
+	// keep names top-level inbox entries the daemon must leave alone
+	// (hidden folders): inboxEntries does not list them.
+	keep map[string]bool
 }
 
 // input is one file a test dropped into the inbox.
@@ -373,15 +377,42 @@ func waitFor(t *testing.T, p *proc, timeout time.Duration, what string, cond fun
 // daemon never sees a half-made folder even with stable_for 0 and settle 0.
 func (e *env) addFolder(folder string, files map[string][]byte) {
 	e.t.Helper()
+	e.addFolderFunc(folder, func(dir string) {
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	})
+}
+
+// addFolderFunc makes folder with whatever fill writes into dir, records
+// every file in it as an input and renames it into the inbox. An empty
+// folder name puts the files in the inbox root, one rename each.
+func (e *env) addFolderFunc(folder string, fill func(dir string)) {
+	e.t.Helper()
 	stage, err := os.MkdirTemp(e.staging, "f")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(stage, name), data, 0o644); err != nil {
-			e.t.Fatal(err)
+	fill(stage)
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, ent := range entries {
+		if ent.Type().IsRegular() {
+			sum, size := hashFile(e.t, filepath.Join(stage, ent.Name()))
+			e.recordHash(folder, ent.Name(), sum, size)
 		}
-		e.record(folder, name, data)
+	}
+	if folder == "" {
+		for _, ent := range entries {
+			if err := os.Rename(filepath.Join(stage, ent.Name()), filepath.Join(e.inbox, ent.Name())); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+		return
 	}
 	dst := filepath.Join(e.inbox, filepath.FromSlash(folder))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -390,11 +421,6 @@ func (e *env) addFolder(folder string, files map[string][]byte) {
 	if err := os.Rename(stage, dst); err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-func (e *env) record(folder, name string, data []byte) {
-	sum := sha256.Sum256(data)
-	e.recordHash(folder, name, hex.EncodeToString(sum[:]), int64(len(data)))
 }
 
 func (e *env) recordHash(folder, name, sum string, size int64) {
@@ -438,12 +464,17 @@ func (e *env) addFolders(n, perFolder int) []string {
 
 func hashFile(t *testing.T, path string) (string, int64) {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), int64(len(data))
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
 }
 
 // ---- observations ----
@@ -471,7 +502,11 @@ func (e *env) inboxEntries() []string {
 			return nil
 		}
 		rel, _ := filepath.Rel(e.inbox, path)
-		out = append(out, filepath.ToSlash(rel))
+		rel = filepath.ToSlash(rel)
+		if e.keep[strings.SplitN(rel, "/", 2)[0]] {
+			return nil
+		}
+		out = append(out, rel)
 		return nil
 	})
 	return out

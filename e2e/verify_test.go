@@ -192,6 +192,8 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 	// 4. Every input exactly once in the archive or failed/, by content; a
 	// copy of the report beside the files; no temporary files.
 	found := map[string][]string{} // sha256 → paths
+	copies := map[string]int{}      // folder → report copies in it
+	dataDirs := map[string]bool{}   // folders holding files
 	for _, root := range []string{e.archive, e.failed} {
 		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 			if err != nil {
@@ -207,14 +209,21 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 			}
 			if strings.HasSuffix(name, ".json") {
 				e.checkReportCopy(path, reports)
+				copies[filepath.Dir(path)]++
 				return nil
 			}
+			dataDirs[filepath.Dir(path)] = true
 			sum, _ := hashFile(t, path)
 			found[sum] = append(found[sum], path)
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+	for dir := range dataDirs {
+		if copies[dir] != 1 {
+			t.Errorf("%s holds %d copies of the report, want 1", dir, copies[dir])
 		}
 	}
 	for _, in := range e.inputs {

@@ -192,8 +192,8 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 	// 4. Every input exactly once in the archive or failed/, by content; a
 	// copy of the report beside the files; no temporary files.
 	found := map[string][]string{} // sha256 → paths
-	copies := map[string]int{}      // folder → report copies in it
-	dataDirs := map[string]bool{}   // folders holding files
+	copies := map[string]int{}     // folder → report copies in it
+	dataDirs := map[string]bool{}  // folders holding files
 	for _, root := range []string{e.archive, e.failed} {
 		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 			if err != nil {

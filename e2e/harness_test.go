@@ -235,9 +235,18 @@ func (s *syncBuffer) String() string {
 // start runs flinkdrop with args and the config, plus extra environment.
 func (e *env) start(extraEnv []string, args ...string) *proc {
 	e.t.Helper()
+	return e.startCmd(extraEnv, nil, args...)
+}
+
+// startCmd is start with a chance to adjust the command before it runs.
+func (e *env) startCmd(extraEnv []string, adjust func(*exec.Cmd), args ...string) *proc {
+	e.t.Helper()
 	args = append(args, "--config", e.cfgPath)
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
+	if adjust != nil {
+		adjust(cmd)
+	}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

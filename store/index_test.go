@@ -270,6 +270,15 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if ok, _ := st.IsTaken(all[3].Files[0].Path); ok {
 		t.Errorf("IsTaken after done = true, want the taken index migrated and released")
 	}
+	// The done-by-time index was built from the three v1 done sessions
+	// (done at t0+1h); the one finished above (at t0) is in it too.
+	if n, err := st.Prune(t0.Add(time.Hour).Add(DefaultRetention)); err != nil || n != 1 {
+		t.Errorf("Prune just before the v1 sessions' cutoff = %d, %v; want 1 (the one finished at t0)", n, err)
+	}
+	if n, err := st.Prune(t0.Add(time.Hour).Add(DefaultRetention + time.Nanosecond)); err != nil || n != 3 {
+		t.Errorf("Prune after the v1 sessions' cutoff = %d, %v; want 3", n, err)
+	}
+	checkIndex(t, st, []string{wantUnfinished[0], wantUnfinished[2]})
 }
 
 // flinkdrop status reads a version 1 file (daemon stopped, not yet
@@ -291,5 +300,83 @@ func TestReadOnlyVersion1(t *testing.T) {
 	}
 	if v, _ := ro.Version(); v != 1 {
 		t.Errorf("read-only open migrated the file to version %d", v)
+	}
+}
+
+// Prune deletes exactly the sessions that finished before now - retention,
+// by their done time (or reported time when done has none).
+func TestPruneByDoneTime(t *testing.T) {
+	now := t0.Add(1000 * time.Hour)
+	cutoff := now.Add(-DefaultRetention)
+	tests := []struct {
+		name           string
+		done, reported time.Time
+		pruned         bool
+	}{
+		{"long ago", t0, t0, true},
+		{"just before the cutoff", cutoff.Add(-time.Nanosecond), time.Time{}, true},
+		{"at the cutoff", cutoff, time.Time{}, false},
+		{"after the cutoff", cutoff.Add(time.Hour), t0, false},
+		{"no done time, reported before", time.Time{}, cutoff.Add(-time.Minute), true},
+		{"no done time, reported after", time.Time{}, cutoff.Add(time.Minute), false},
+		{"no time at all", time.Time{}, time.Time{}, true},
+	}
+	st := openTest(t, "")
+	byName := map[string]string{}
+	for i, tt := range tests {
+		s := mustCreate(t, st, newSession(fmt.Sprintf("/in/%d", i), "x.pdf"))
+		for _, to := range []State{StateReporting, StateMoving, StateDone} {
+			_, err := st.Update(s.ID, func(x *Session) error {
+				x.State, x.Times.Done, x.Times.Reported = to, tt.done, tt.reported
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		byName[tt.name] = s.ID
+	}
+	running := mustCreate(t, st, newSession("/in/running", "x.pdf"))
+	wantPruned := 0
+	for _, tt := range tests {
+		if tt.pruned {
+			wantPruned++
+		}
+	}
+	n, err := st.Prune(now)
+	if err != nil || n != wantPruned {
+		t.Fatalf("Prune = %d, %v; want %d", n, err, wantPruned)
+	}
+	for _, tt := range tests {
+		_, err := st.Get(byName[tt.name])
+		if got := errors.Is(err, ErrNotFound); got != tt.pruned {
+			t.Errorf("%s: pruned = %v (Get: %v), want %v", tt.name, got, err, tt.pruned)
+		}
+	}
+	if n, err := st.Prune(now); err != nil || n != 0 {
+		t.Errorf("second Prune = %d, %v; want 0", n, err)
+	}
+	checkIndex(t, st, []string{running.ID})
+}
+
+// Prune reads the done-by-time index, not the sessions it keeps: a damaged
+// record that is kept does not stop it.
+func TestPruneReadsOnlyTheDoneIndex(t *testing.T) {
+	st := openTest(t, "")
+	old := mustCreate(t, st, newSession("/in/old", "x.pdf"))
+	finishSession(t, st, old.ID, t0)
+	kept := mustCreate(t, st, newSession("/in/kept", "x.pdf"))
+	finishSession(t, st, kept.ID, t0.Add(500*time.Hour))
+	err := st.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).Put([]byte(kept.ID), []byte("{not json"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.Prune(t0.Add(721 * time.Hour)); err != nil || n != 1 {
+		t.Errorf("Prune over a damaged kept record = %d, %v; want 1 and no error", n, err)
+	}
+	if _, err := st.Get(old.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(old) after Prune = %v, want ErrNotFound", err)
 	}
 }

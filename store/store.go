@@ -40,7 +40,11 @@ var (
 	// kept in the same transaction as every state change, so reading the
 	// unfinished sessions never walks the finished ones kept for retention.
 	bucketUnfinished = []byte("unfinished")
-	keyVersion       = []byte("schema_version")
+	// bucketDone indexes the done sessions by when they finished: 8 bytes
+	// of big-endian Unix nanoseconds, then the id. Prune reads it up to
+	// the cutoff instead of walking every session.
+	bucketDone = []byte("done_by_time")
+	keyVersion = []byte("schema_version")
 )
 
 // Options tune Open. The zero value means the defaults.
@@ -112,27 +116,54 @@ func migrateV0toV1(tx *bolt.Tx) error {
 	})
 }
 
-// migrateV1toV2 builds the unfinished index from the session records.
+// migrateV1toV2 builds the unfinished index and the done-by-time index
+// from the session records.
 func migrateV1toV2(tx *bolt.Tx) error {
-	if tx.Bucket(bucketUnfinished) != nil {
-		if err := tx.DeleteBucket(bucketUnfinished); err != nil {
-			return fmt.Errorf("reset unfinished index: %w", err)
+	var idx [2]*bolt.Bucket
+	for i, name := range [][]byte{bucketUnfinished, bucketDone} {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return fmt.Errorf("reset index %s: %w", name, err)
+			}
 		}
+		b, err := tx.CreateBucket(name)
+		if err != nil {
+			return fmt.Errorf("create index %s: %w", name, err)
+		}
+		idx[i] = b
 	}
-	idx, err := tx.CreateBucket(bucketUnfinished)
-	if err != nil {
-		return fmt.Errorf("create unfinished index: %w", err)
-	}
+	unfinished, done := idx[0], idx[1]
 	return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 		h, err := decodeHead(k, v)
 		if err != nil {
 			return err
 		}
 		if h.State == StateDone {
-			return nil
+			return done.Put(doneKey(h.Times.Done, h.Times.Reported, string(k)), nil)
 		}
-		return idx.Put(bytes.Clone(k), []byte(h.State))
+		return unfinished.Put(bytes.Clone(k), []byte(h.State))
 	})
+}
+
+// doneKey is a session's key in the done-by-time index: when it finished
+// (done, or reported for a session done without a done time; zero sorts
+// first) and its id.
+func doneKey(done, reported time.Time, id string) []byte {
+	end := done
+	if end.IsZero() {
+		end = reported
+	}
+	return append(timeKey(end), id...)
+}
+
+// timeKey is t as 8 big-endian bytes of Unix nanoseconds; the zero time and
+// times before 1970 are 0.
+func timeKey(t time.Time) []byte {
+	var n uint64
+	if !t.IsZero() && t.UnixNano() > 0 {
+		n = uint64(t.UnixNano())
+	}
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8+30), n)
 }
 
 // Open opens (creating if needed) the database at path and migrates it to
@@ -406,6 +437,9 @@ func (s *Store) Update(id string, fn func(*Session) error) (Session, error) {
 			if err := tx.Bucket(bucketUnfinished).Delete([]byte(id)); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketDone).Put(doneKey(next.Times.Done, next.Times.Reported, id), nil); err != nil {
+				return err
+			}
 		case next.State != old.State:
 			if err := tx.Bucket(bucketUnfinished).Put([]byte(id), []byte(next.State)); err != nil {
 				return err
@@ -560,38 +594,36 @@ func (s *Store) Counts() (map[State]int, error) {
 func (s *Store) Retention() time.Duration { return s.retention }
 
 // Prune deletes done sessions that finished more than Retention before now
-// and returns how many it deleted.
+// and returns how many it deleted. It reads the done-by-time index up to
+// the cutoff, not the sessions kept.
 func (s *Store) Prune(now time.Time) (int, error) {
-	cutoff := now.Add(-s.retention)
+	cutoff := timeKey(now.Add(-s.retention))
 	n := 0
 	err := s.update("prune", func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSessions)
+		sessions, done := tx.Bucket(bucketSessions), tx.Bucket(bucketDone)
 		var doomed [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			h, err := decodeHead(k, v)
-			if err != nil || h.State != StateDone {
-				return err
+		c := done.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) <= 8 {
+				return fmt.Errorf("%w: done index key %x is too short", ErrCorrupt, k)
 			}
-			end := h.Times.Done
-			if end.IsZero() {
-				end = h.Times.Reported
+			if bytes.Compare(k[:8], cutoff) >= 0 {
+				break
 			}
-			if end.Before(cutoff) {
-				doomed = append(doomed, bytes.Clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+			doomed = append(doomed, bytes.Clone(k))
 		}
-		idx := tx.Bucket(bucketUnfinished)
+		unfinished := tx.Bucket(bucketUnfinished)
 		for _, k := range doomed {
-			if err := b.Delete(k); err != nil {
+			id := k[8:]
+			if err := sessions.Delete(id); err != nil {
 				return err
 			}
-			// A done session is not in the index; deleting keeps it so
-			// even if an older build left one behind.
-			if err := idx.Delete(k); err != nil {
+			if err := done.Delete(k); err != nil {
+				return err
+			}
+			// A done session is not in the unfinished index; deleting
+			// there too keeps the index clean whatever happened before.
+			if err := unfinished.Delete(id); err != nil {
 				return err
 			}
 		}

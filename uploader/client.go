@@ -270,7 +270,7 @@ func (c *Client) do(ctx context.Context, x exchange) (reply, error) {
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	if req.Body != nil && req.Body != http.NoBody {
-		req.Body = &kickReader{r: req.Body, wd: wd, pauseAtEOF: true}
+		req.Body = &kickReader{r: req.Body, wd: wd, request: true}
 		getBody := x.req.GetBody
 		if getBody != nil {
 			req.GetBody = func() (io.ReadCloser, error) {
@@ -278,19 +278,19 @@ func (c *Client) do(ctx context.Context, x exchange) (reply, error) {
 				if err != nil {
 					return nil, err
 				}
-				return &kickReader{r: b, wd: wd, pauseAtEOF: true}, nil
+				return &kickReader{r: b, wd: wd, request: true}, nil
 			}
 		}
 	} else {
 		// No body to write: the header timeout covers the wait.
-		wd.pause()
+		wd.requestSent()
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return reply{}, c.transportError(ctx, x, err)
 	}
 	defer resp.Body.Close()
-	wd.kick()
+	wd.replyStarted()
 	if resp.ContentLength > x.maxBody {
 		return reply{status: resp.StatusCode}, &Error{Kind: Protocol, Op: x.op, HTTPStatus: resp.StatusCode,
 			Message: fmt.Sprintf("reply declares %d bytes, over the %d-byte bound", resp.ContentLength, x.maxBody), Err: ErrReplyTooLarge}
@@ -486,13 +486,15 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // watchdog cancels an exchange when no byte moved for d. It runs on real
-// time, like the transport's own timeouts.
+// time, like the transport's own timeouts. While the request body is out
+// and the reply headers are awaited, it rests: ResponseHeaderTimeout rules
+// that wait.
 type watchdog struct {
-	d      time.Duration
-	mu     sync.Mutex
-	t      *time.Timer
-	paused bool
-	done   bool
+	d         time.Duration
+	mu        sync.Mutex
+	t         *time.Timer
+	receiving bool // the reply headers arrived
+	done      bool
 }
 
 func newWatchdog(d time.Duration, cancel context.CancelCauseFunc) *watchdog {
@@ -501,20 +503,33 @@ func newWatchdog(d time.Duration, cancel context.CancelCauseFunc) *watchdog {
 	return w
 }
 
-func (w *watchdog) kick() {
+// progress restarts the wait: bytes moved.
+func (w *watchdog) progress() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.done {
-		w.paused = false
 		w.t.Reset(w.d)
 	}
 }
 
-func (w *watchdog) pause() {
+// requestSent rests the watchdog until the reply arrives. The transport may
+// read the body's EOF after the reply came: then it changes nothing.
+func (w *watchdog) requestSent() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.paused = true
-	w.t.Stop()
+	if !w.receiving {
+		w.t.Stop()
+	}
+}
+
+// replyStarted wakes the watchdog for the reply body.
+func (w *watchdog) replyStarted() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.receiving = true
+	if !w.done {
+		w.t.Reset(w.d)
+	}
 }
 
 func (w *watchdog) stop() {
@@ -524,20 +539,21 @@ func (w *watchdog) stop() {
 	w.t.Stop()
 }
 
-// kickReader tells the watchdog about every read that moved bytes.
+// kickReader tells the watchdog about every read that moved bytes and, for
+// a request body, about its end.
 type kickReader struct {
-	r          io.ReadCloser
-	wd         *watchdog
-	pauseAtEOF bool
+	r       io.ReadCloser
+	wd      *watchdog
+	request bool
 }
 
 func (k *kickReader) Read(p []byte) (int, error) {
 	n, err := k.r.Read(p)
 	if n > 0 {
-		k.wd.kick()
+		k.wd.progress()
 	}
-	if err == io.EOF && k.pauseAtEOF {
-		k.wd.pause()
+	if err == io.EOF && k.request {
+		k.wd.requestSent()
 	}
 	return n, err
 }

@@ -211,6 +211,8 @@ func TestTokenTransientAndProtocol(t *testing.T) {
 func TestOneTokenForConcurrentUploads(t *testing.T) {
 	f := newFakeFlinks(t)
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
 	f.set(func() {
 		f.onToken = func(w http.ResponseWriter, r *http.Request) {
 			<-release // hold the token request until every caller waits
@@ -218,6 +220,7 @@ func TestOneTokenForConcurrentUploads(t *testing.T) {
 		}
 	})
 	c := newTestClient(t, f, nil)
+	t.Cleanup(releaseAll) // runs before the server's Close, even on failure
 	path := tempFile(t, "a.pdf", []byte("%PDF-1.7 small"))
 	const n = 100
 	errs := make(chan error, n)
@@ -236,7 +239,7 @@ func TestOneTokenForConcurrentUploads(t *testing.T) {
 		defer f.mu.Unlock()
 		return len(f.peerCNs) > 0
 	})
-	close(release)
+	releaseAll()
 	for range n {
 		if err := <-errs; err != nil {
 			t.Fatalf("Upload: %v", err)

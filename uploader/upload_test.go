@@ -321,7 +321,10 @@ func TestContextCancel(t *testing.T) {
 	f.set(func() {
 		f.onComplete = func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
-			arrived <- struct{}{}
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -390,7 +393,10 @@ func TestUploadFileShrinksWhileSent(t *testing.T) {
 				t.Error(err)
 			}
 			_, err := io.Copy(io.Discard, r.Body)
-			got <- err
+			select {
+			case got <- err:
+			default: // only the first call is looked at
+			}
 		}
 	})
 	c := newTestClient(t, f, nil)

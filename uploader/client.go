@@ -260,7 +260,9 @@ type reply struct {
 func (c *Client) do(ctx context.Context, x exchange) (reply, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	wd := newWatchdog(c.opts.IdleBodyTimeout, cancel)
+	// Until bytes move, the connection is being set up under its own
+	// timeouts: give the watchdog that long on top.
+	wd := newWatchdog(c.opts.IdleBodyTimeout, c.opts.IdleBodyTimeout+c.opts.DialTimeout+c.opts.TLSHandshakeTimeout, cancel)
 	defer wd.stop()
 
 	var tr connTrace
@@ -497,9 +499,11 @@ type watchdog struct {
 	done      bool
 }
 
-func newWatchdog(d time.Duration, cancel context.CancelCauseFunc) *watchdog {
+// newWatchdog returns a watchdog that first fires after first, then d after
+// the last progress.
+func newWatchdog(d, first time.Duration, cancel context.CancelCauseFunc) *watchdog {
 	w := &watchdog{d: d}
-	w.t = time.AfterFunc(d, func() { cancel(ErrIdleTimeout) })
+	w.t = time.AfterFunc(first, func() { cancel(ErrIdleTimeout) })
 	return w
 }
 

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -569,5 +570,22 @@ func TestThroughConnectProxy(t *testing.T) {
 	// request, Transient; never a success.
 	if err := c2.Token(context.Background()); err == nil {
 		t.Error("Token with an untrusted certificate through the proxy succeeded")
+	}
+}
+
+// TestWatchdogIgnoresLateRequestEOF: the transport may read the request
+// body's EOF after the reply arrived; that must not rest the watchdog
+// while the reply body is read.
+func TestWatchdogIgnoresLateRequestEOF(t *testing.T) {
+	fired := make(chan struct{})
+	var once sync.Once
+	w := newWatchdog(20*time.Millisecond, 20*time.Millisecond, func(error) { once.Do(func() { close(fired) }) })
+	defer w.stop()
+	w.replyStarted()
+	w.requestSent()
+	select {
+	case <-fired:
+	case <-time.After(10 * time.Second):
+		t.Fatal("watchdog did not fire: a late request EOF rested it during the reply")
 	}
 }

@@ -148,6 +148,7 @@ func BenchmarkStartup(b *testing.B) {
 		Clock: clock.NewFake(benchBase().Add(72 * time.Hour)),
 	}
 	b.Run("open+load", func(b *testing.B) {
+		b.ReportAllocs()
 		var before, after runtime.MemStats
 		for range b.N {
 			b.StopTimer()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -358,5 +359,30 @@ func TestRefreshBefore(t *testing.T) {
 		if got := c.refreshBefore(tt.life); got != tt.want {
 			t.Errorf("refreshBefore(opt %v, life %v) = %v, want %v", tt.opt, tt.life, got, tt.want)
 		}
+	}
+}
+
+// TestProbeCertificate checks the probe that tells a refused certificate
+// from a network fault when a TLS 1.3 alert lost the race with a request.
+func TestProbeCertificate(t *testing.T) {
+	f := newFakeFlinks(t)
+	u, err := url.Parse(f.uploadURL() + "/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := newTestClient(t, f, nil)
+	if err := good.probeCertificate(context.Background(), u); err != nil {
+		t.Errorf("probe with the trusted certificate = %v, want nil", err)
+	}
+	bad := newTestClient(t, f, func(o *Options) { o.TLS.CertFile, o.TLS.KeyFile = f.pki.otherCert, f.pki.otherKey })
+	if err := bad.probeCertificate(context.Background(), u); !isTLSFault(err) {
+		t.Errorf("probe with a certificate from another CA = %v, want a TLS fault", err)
+	}
+	proxied := newTestClient(t, f, func(o *Options) {
+		o.TLS.CertFile, o.TLS.KeyFile = f.pki.otherCert, f.pki.otherKey
+		o.Proxy = func(*http.Request) (*url.URL, error) { return url.Parse("http://127.0.0.1:1") }
+	})
+	if err := proxied.probeCertificate(context.Background(), u); err != nil {
+		t.Errorf("probe through a proxy = %v, want nil (skipped)", err)
 	}
 }

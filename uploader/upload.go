@@ -64,7 +64,9 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (UploadResult, err
 	res.Size = src.size
 	res.SHA256 = src.lastBody().sum()
 	if res.SHA256 == "" {
-		return UploadResult{}, &Error{Kind: Local, Op: "upload", Message: "the body was not sent to its end"}
+		// The digest is set before the JSON's closing bytes go out: a
+		// server that read the whole body cannot reply before it.
+		return UploadResult{}, &Error{Kind: Protocol, Op: "upload", HTTPStatus: rp.status, Message: "the server replied before it read the whole body"}
 	}
 	c.log.Debug().Str("aggregation_id", res.AggregationID).Str("file", r.FileName).Int64("bytes", res.Size).
 		Int64("duration_ms", c.clk.Now().Sub(start).Milliseconds()).Msg("file uploaded")

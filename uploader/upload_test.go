@@ -589,3 +589,22 @@ func TestWatchdogIgnoresLateRequestEOF(t *testing.T) {
 		t.Fatal("watchdog did not fire: a late request EOF rested it during the reply")
 	}
 }
+
+func TestUploadReplyBeforeBodyIsProtocol(t *testing.T) {
+	f := newFakeFlinks(t)
+	f.set(func() {
+		f.onUpload = func(w http.ResponseWriter, r *http.Request) {
+			// Reply without reading the 8 MiB body.
+			writeJSON(w, 200, map[string]any{"HttpStatusCode": 200, "AggregationId": "agg-early"})
+		}
+	})
+	c := newTestClient(t, f, nil)
+	path, _ := randomFile(t, "a.pdf", 8<<20)
+	_, err := c.Upload(context.Background(), UploadRequest{FileName: "a.pdf", Path: path})
+	if err == nil {
+		t.Fatal("Upload = nil error for a reply sent before the body was read, want an error")
+	}
+	if k := KindOf(err); k != Protocol && k != Transient {
+		t.Errorf("KindOf(%v) = %v, want Protocol (or Transient if the connection broke first)", err, k)
+	}
+}

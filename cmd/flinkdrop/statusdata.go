@@ -41,7 +41,7 @@ func (d *daemon) collectStatus(p *pipeline.Pipeline, c *uploader.Client, st *sto
 		t := info.NotAfter
 		s.CertNotAfter = &t
 	}
-	if sessions, err := st.Unfinished(); err == nil {
+	if sessions, _, err := st.UnfinishedFirst(maxStatusSessions); err == nil {
 		s.Sessions = statusSessions(sessions)
 	}
 	return s

@@ -125,10 +125,15 @@ func (p *Pipeline) setLastErrorQuiet(err error) {
 }
 
 // notSent reports whether a transient upload error certainly left the
-// server without the file: a 429, or a connection that was never made.
-// Anything else (timeout, reset, 5xx) leaves the upload in doubt.
+// server without the file: a 429, a failed token request (the upload itself
+// was never sent), or a connection that was never made. Anything else
+// (timeout, reset, 5xx) leaves the upload in doubt.
 func notSent(err error) bool {
 	if uploader.HTTPStatusOf(err) == 429 {
+		return true
+	}
+	var ue *uploader.Error
+	if errors.As(err, &ue) && ue.Op == "token" {
 		return true
 	}
 	var op *net.OpError

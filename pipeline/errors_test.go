@@ -338,3 +338,29 @@ func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// A token request that fails in the middle of a session never sent the
+// upload: the file is retried on the same aggregation, not a fresh one.
+func TestTokenErrorMidSessionKeepsAggregation(t *testing.T) {
+	e := newEnv(t)
+	e.up.setOnUpload(func(n int, r uploader.UploadRequest) error {
+		if n == 2 {
+			return &uploader.Error{Kind: uploader.Transient, Op: "token", HTTPStatus: 503, Message: "token endpoint unavailable"}
+		}
+		return nil
+	})
+	b := e.batch("tok", map[string][]byte{"a.pdf": pdfData, "b.pdf": pdfData})
+	if err := e.runOnce(e.pipeline(), b); err != nil {
+		t.Fatal(err)
+	}
+	r := e.reports()["tok"]
+	if r.Outcome != report.OutcomeUploaded {
+		t.Fatalf("outcome %q (%+v), want uploaded", r.Outcome, r.Error)
+	}
+	e.up.mu.Lock()
+	aggs := e.up.next
+	e.up.mu.Unlock()
+	if aggs != 1 {
+		t.Errorf("%d aggregations created, want 1: a token failure put the upload in doubt", aggs)
+	}
+}

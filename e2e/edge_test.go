@@ -45,11 +45,11 @@ func TestSessionOverLimits(t *testing.T) {
 	}
 }
 
-// TestFileChangedWhileUploading deletes one file of a session and rewrites
-// another while the session uploads (the simulator slowed down): the
-// session starts over on a fresh aggregation, the deleted file is reported,
-// the rewritten one goes up as it is now, and the abandoned aggregation is
-// never completed.
+// TestFileChangedWhileUploading deletes one file of a session and truncates
+// one already sent while the session uploads (the simulator slowed down):
+// the session starts over on a fresh aggregation, the deleted file is
+// reported, the truncated one goes up as it is now, and the abandoned
+// aggregation is never completed.
 func TestFileChangedWhileUploading(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simOptions{Faults: faultsLatency(400 * time.Millisecond)}, cfgOptions{})
@@ -71,18 +71,17 @@ func TestFileChangedWhileUploading(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.forget("f", victim)
-	// Rewrite the sent file with new, longer contents (a new file renamed
-	// over it, as a scanner saving again would).
-	newData := append(pdfs(t.Name()+" again", 1)["01.pdf"], " rewritten"...)
-	tmp := filepath.Join(e.staging, "rewrite")
-	if err := os.WriteFile(tmp, newData, 0o644); err != nil {
+	// Truncate the sent file in place, as a scanner saving again would.
+	sentPath := filepath.Join(e.inbox, "f", sent)
+	fi, err := os.Stat(sentPath)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, filepath.Join(e.inbox, "f", sent)); err != nil {
+	if err := os.Truncate(sentPath, fi.Size()/2); err != nil {
 		t.Fatal(err)
 	}
 	e.forget("f", sent)
-	sum, size := hashFile(t, filepath.Join(e.inbox, "f", sent))
+	sum, size := hashFile(t, sentPath)
 	e.recordHash("f", sent, sum, size)
 
 	e.waitSettled(d, 1, 60*time.Second)

@@ -82,6 +82,8 @@ type cfgOptions struct {
 	MaxSessionMB int
 	AfterSuccess string
 	LogLevel     string // default info
+	FraudTimeout string // default 5m
+	ReadyMarker  string
 }
 
 // env is one test's world: a simulator and the folders of one inbox.
@@ -101,6 +103,8 @@ type env struct {
 	// keep names top-level inbox entries the daemon must leave alone
 	// (hidden folders): inboxEntries does not list them.
 	keep map[string]bool
+	// deleteMode: after_success is delete, so uploaded files end nowhere.
+	deleteMode bool
 }
 
 // input is one file a test dropped into the inbox.
@@ -176,8 +180,11 @@ func (e *env) writeConfig(co cfgOptions) {
 	fmt.Fprintf(&b, "flinks:\n  upload_url: %s\n  client_id: %s\n  client_secret_file: %s\n", q(e.sim.UploadURL()), q(clientID), q(secretFile))
 	fmt.Fprintf(&b, "  tls:\n    cert_file: %s\n    key_file: %s\n    ca_file: %s\n", q(certs.ClientCertFile), q(certs.ClientKeyFile), q(certs.CAFile))
 	if co.Fraud {
-		fmt.Fprintf(&b, "  fraud:\n    url: %s\n    customer_id: %s\n    api_key_file: %s\n    poll_interval: 1s\n    timeout: 5m\n",
-			q(e.sim.FraudURL()), q(customerID), q(apiKeyFile))
+		if co.FraudTimeout == "" {
+			co.FraudTimeout = "5m"
+		}
+		fmt.Fprintf(&b, "  fraud:\n    url: %s\n    customer_id: %s\n    api_key_file: %s\n    poll_interval: 1s\n    timeout: %s\n",
+			q(e.sim.FraudURL()), q(customerID), q(apiKeyFile), co.FraudTimeout)
 	}
 	if co.MaxFileMB != 0 || co.MaxSessionMB != 0 {
 		b.WriteString("limits:\n")
@@ -192,6 +199,10 @@ func (e *env) writeConfig(co cfgOptions) {
 	fmt.Fprintf(&b, "inboxes:\n  - path: %s\n    outbox: %s\n    archive: %s\n    failed: %s\n    after_success: %s\n",
 		q(e.inbox), q(e.outbox), q(e.archive), q(e.failed), co.AfterSuccess)
 	fmt.Fprintf(&b, "    stable_for: %s\n    settle: %s\n    rescan_interval: 1s\n", co.StableFor, co.Settle)
+	if co.ReadyMarker != "" {
+		fmt.Fprintf(&b, "    ready_marker: %s\n", q(co.ReadyMarker))
+	}
+	e.deleteMode = co.AfterSuccess == "delete"
 	if co.LogLevel == "" {
 		co.LogLevel = "info"
 	}
@@ -265,6 +276,7 @@ func (e *env) startCmd(extraEnv []string, adjust func(*exec.Cmd), args ...string
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
+		e.checkNoSecrets("the output of flinkdrop "+p.name, out.String())
 		if dir := os.Getenv("E2E_LOG_DIR"); dir != "" {
 			// Keep every process's output for a closer look.
 			name := strings.NewReplacer("/", "_", "#", "_").Replace(e.t.Name()) + "-" + strconv.Itoa(cmd.Process.Pid) + ".log"
@@ -553,6 +565,7 @@ type statusReport struct {
 func (e *env) status() (int, statusReport, string) {
 	e.t.Helper()
 	code, stdout, stderr := e.runCmd(30*time.Second, "status", "--json")
+	e.checkNoSecrets("flinkdrop status --json", stdout+stderr)
 	var rep statusReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		e.t.Fatalf("flinkdrop status --json (exit %d) printed no JSON: %v\nstdout: %s\nstderr: %s", code, err, stdout, stderr)
@@ -630,3 +643,15 @@ func bigPDF(tag string, size int) []byte {
 }
 
 func faultsLatency(d time.Duration) flinkssim.Faults { return flinkssim.Faults{Latency: d} }
+
+// checkNoSecrets fails the test if text holds the client secret or the API
+// key (SPEC §6: never in logs, reports, status or error messages).
+func (e *env) checkNoSecrets(what, text string) {
+	e.t.Helper()
+	_, secret, apiKey, _ := e.sim.Credentials()
+	for name, v := range map[string]string{"client secret": secret, "API key": apiKey} {
+		if v != "" && strings.Contains(text, v) {
+			e.t.Errorf("%s shows the %s", what, name)
+		}
+	}
+}

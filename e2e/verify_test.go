@@ -103,6 +103,7 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 		if err := report.Validate(raw); err != nil {
 			t.Errorf("report %s does not validate: %v", name, err)
 		}
+		e.checkNoSecrets("report "+name, string(raw))
 		var r report.Report
 		if err := json.Unmarshal(raw, &r); err != nil {
 			t.Errorf("report %s is not complete JSON: %v", name, err)
@@ -110,6 +111,9 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 		}
 		if prev, dup := reports[r.Folder]; dup {
 			t.Errorf("folder %q has two reports: %s and %s, want one", r.Folder, filepath.Base(prev.path), name)
+		}
+		if r.Inbox != e.inbox {
+			t.Errorf("report %s: inbox %q, want %q", name, r.Inbox, e.inbox)
 		}
 		reports[r.Folder] = parsedReport{path: path, raw: raw, r: r}
 		res.reports[r.Folder] = r
@@ -185,6 +189,9 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 					t.Errorf("folder %q: %s in the report is %d bytes sha256 %s, want %d bytes %s", folder, in.name, f.Size, f.SHA256, in.size, in.sha256)
 				}
 				placeOf[in.sha256] = "archive"
+				if e.deleteMode {
+					placeOf[in.sha256] = "gone"
+				}
 			}
 		}
 	}
@@ -228,6 +235,14 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 	}
 	for _, in := range e.inputs {
 		paths := found[in.sha256]
+		if placeOf[in.sha256] == "gone" {
+			// after_success: delete, and the report is written.
+			if len(paths) != 0 {
+				t.Errorf("%s/%s is still in %v, want it deleted after its report", in.folder, in.name, paths)
+			}
+			delete(found, in.sha256)
+			continue
+		}
 		if len(paths) != 1 {
 			t.Errorf("%s/%s (sha256 %.12s) is in the archive or failed/ %d times, want once: %v", in.folder, in.name, in.sha256, len(paths), paths)
 			continue

@@ -392,7 +392,7 @@ func (p *Pipeline) accept(b watcher.Batch) {
 	p.counts[store.StateTaken]++
 	p.firstSeen[sess.ID] = sess.Times.FirstSeen
 	p.mu.Unlock()
-	p.log.Info().Str("session", sess.ID).Str("inbox", sess.Inbox).Str("folder", sess.Folder).
+	p.log.Info().Str("session_id", sess.ID).Str("inbox", sess.Inbox).Str("folder", sess.Folder).
 		Int("files", len(sess.Files)).Msg("session taken")
 	p.hook("taken")
 	p.queue.push(sess.ID)

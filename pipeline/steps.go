@@ -41,8 +41,8 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 		p.retryLater(id, err)
 		return
 	}
-	log := p.log.With().Str("session", id).Str("folder", s.Folder).Logger()
 	for ctx.Err() == nil {
+		log := sessionLog(p.log, s)
 		var next store.Session
 		switch s.State {
 		case store.StateTaken:
@@ -83,6 +83,13 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 			return
 		}
 	}
+}
+
+// sessionLog carries the fields every line about a session has: folder,
+// session_id, aggregation_id and login_id (empty until known).
+func sessionLog(log zerolog.Logger, s store.Session) zerolog.Logger {
+	return log.With().Str("folder", s.Folder).Str("session_id", s.ID).
+		Str("aggregation_id", s.AggregationID).Str("login_id", s.LoginID).Logger()
 }
 
 // retryLater schedules a session again after a local error (store, outbox,
@@ -300,7 +307,8 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 			if err != nil {
 				return s, err
 			}
-			log.Debug().Str("file", f.Name).Str("aggregation_id", s.AggregationID).Int64("bytes", res.Size).Msg("file uploaded")
+			log = sessionLog(p.log, s)
+			log.Debug().Str("file", f.Name).Int64("bytes", res.Size).Msg("file uploaded")
 			p.hook("after-persist-sent")
 			continue
 		}
@@ -480,7 +488,9 @@ func (p *Pipeline) complete(ctx context.Context, s store.Session, log zerolog.Lo
 			fmt.Sprintf("complete of aggregation %s refused: %s (an earlier, unanswered call may have completed it: look the aggregation up with Flinks)", s.AggregationID, apiMessage(err)))
 	}
 	now := p.clk.Now()
-	log.Info().Str("aggregation_id", s.AggregationID).Str("login_id", res.LoginID).Msg("session completed")
+	done := s
+	done.LoginID = res.LoginID
+	sessionLog(p.log, done).Info().Msg("session completed")
 	return p.save(s.ID, func(x *store.Session) {
 		x.LoginID = res.LoginID
 		x.Times.Completed = now

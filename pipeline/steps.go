@@ -490,7 +490,8 @@ func (p *Pipeline) complete(ctx context.Context, s store.Session, log zerolog.Lo
 	now := p.clk.Now()
 	done := s
 	done.LoginID = res.LoginID
-	sessionLog(p.log, done).Info().Msg("session completed")
+	doneLog := sessionLog(p.log, done)
+	doneLog.Info().Msg("session completed")
 	return p.save(s.ID, func(x *store.Session) {
 		x.LoginID = res.LoginID
 		x.Times.Completed = now

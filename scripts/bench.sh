@@ -212,6 +212,7 @@ RSS=$(stats <"$W/rss.mb")
 # ---- 3. last byte to report ----
 log "last byte written to report (stable_for 1s, settle 2s)"
 CFG=$(config lat 1s 2s 4)
+: >"$W/lat.log"
 "$BIN" run --config "$CFG" 2>"$W/lat.log" &
 DAEMON_PID=$!
 wait_for 30 started "$W/lat.log"
@@ -244,6 +245,7 @@ log "start-up with the backlog"
 for _ in $(seq "$RUNS"); do
 	CFG=$(config backlog 0s 0s 4)
 	cp -r "$W/tree"/client-* "$W/backlog/inbox/"
+	: >"$W/backlog.log"
 	t0=$(now_ns)
 	"$BIN" run --config "$CFG" 2>"$W/backlog.log" &
 	DAEMON_PID=$!
@@ -266,6 +268,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 for _ in $(seq "$RUNS"); do
 	CFG=$(config idle 0s 24h 4)
 	cp -r "$W/tree"/client-* "$W/idle/inbox/"
+	: >"$W/idle.log"
 	"$BIN" run --config "$CFG" 2>"$W/idle.log" &
 	DAEMON_PID=$!
 	wait_for 30 started "$W/idle.log"

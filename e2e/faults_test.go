@@ -14,6 +14,9 @@ import (
 // the calls, resets 5% of the connections, issues 3-second tokens and adds
 // latency: every session must still end clean, nothing in failed/.
 func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the longest test (about 30 s of backoff); CI runs it")
+	}
 	t.Parallel()
 	e := newEnv(t, simOptions{
 		FraudPolls: 1,

@@ -172,6 +172,12 @@ func (e *env) verify(wants map[string]want, defaultOutcome string) result {
 				t.Errorf("folder %q: report does not list %s", folder, in.name)
 				continue
 			}
+			if f.SHA256 != "" && f.SHA256 != in.sha256 {
+				t.Errorf("folder %q: %s in the report has sha256 %s, want %s (as dropped)", folder, in.name, f.SHA256, in.sha256)
+			}
+			if doubt && f.SHA256 == "" {
+				t.Errorf("folder %q: failed at complete, yet %s has no sha256: complete runs only once every file is sent", folder, in.name)
+			}
 			reason, isRejected := w.rejected[in.name]
 			switch {
 			case isRejected:

@@ -182,3 +182,37 @@ func TestStatusCommand(t *testing.T) {
 	}
 	e.verify(nil, "uploaded")
 }
+
+// TestWrongAPIKey: the fraud host refusing the API key is the daemon's own
+// credentials problem too: polling pauses, no session fails, status says
+// why; with the key fixed, the sessions finish clean.
+func TestWrongAPIKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{}, cfgOptions{})
+	keyFile := filepath.Join(e.root, "api_key")
+	if err := os.WriteFile(keyFile, []byte("not-the-api-key-e2e"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.writeConfig(cfgOptions{Fraud: true, APIKeyFile: keyFile})
+	e.addFolders(2, 1)
+	d := e.start(nil, "run")
+	waitFor(t, d, 60*time.Second, "a paused status file", func() bool {
+		s, ok := e.readStatusFile()
+		return ok && s.PID == d.cmd.Process.Pid && s.Paused
+	})
+	if code, rep, raw := e.status(); code != 1 || !rep.Status.Paused {
+		t.Errorf("status --json with a wrong API key: exit %d, %s; want exit 1 and paused", code, raw)
+	}
+	if n := e.reportCount(); n != 0 {
+		t.Errorf("%d reports with a wrong API key, want none (no session fails for it)", n)
+	}
+	d.stop()
+	_, _, good, _ := e.sim.Credentials()
+	if err := os.WriteFile(keyFile, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = e.start(nil, "run")
+	e.waitSettled(d, 2, 60*time.Second)
+	d.stop()
+	e.verify(nil, "clean")
+}

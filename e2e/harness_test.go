@@ -83,6 +83,7 @@ type cfgOptions struct {
 	Settle       string // default 0s
 	Fraud        bool   // poll the fraud analysis (poll_interval 1s)
 	SecretFile   string // client_secret_file; default the simulator's
+	APIKeyFile   string // fraud api_key_file; default the simulator's
 	MaxFileMB    int
 	MaxSessionMB int
 	AfterSuccess string
@@ -167,6 +168,9 @@ func (e *env) writeConfig(co cfgOptions) {
 	secretFile, apiKeyFile := e.sim.CredentialFiles()
 	if co.SecretFile != "" {
 		secretFile = co.SecretFile
+	}
+	if co.APIKeyFile != "" {
+		apiKeyFile = co.APIKeyFile
 	}
 	if co.Workers == 0 {
 		co.Workers = 4

@@ -297,3 +297,24 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestLoadCertificateOpenSSL3Fixture loads a PFX made on OpenSSL 3.0 with the
+// guide's command (`openssl pkcs12 -export -in certificate.pem -inkey
+// private-key.pem -out certificate-and-key.pfx -passout pass:xyz`: PBES2,
+// PBKDF2, AES-256-CBC, SHA-256 MAC), checked in so that the test runs where
+// openssl is not installed. The certificate is valid for 100 years from
+// 2026-12-04.
+func TestLoadCertificateOpenSSL3Fixture(t *testing.T) {
+	pfx := filepath.Join("testdata", "openssl3-default.pfx")
+	_, info, err := LoadCertificateAt(TLSFiles{PFXFile: pfx, PFXPassword: secret.New("xyz")}, testStart)
+	if err != nil {
+		t.Fatalf("LoadCertificateAt(%s) = %v, want nil", pfx, err)
+	}
+	if got, want := info.Subject, "CN=openssl3-fixture"; got != want {
+		t.Errorf("Subject = %q, want %q", got, want)
+	}
+	_, _, err = LoadCertificateAt(TLSFiles{PFXFile: pfx, PFXPassword: secret.New("wrong")}, testStart)
+	if !errors.Is(err, ErrWrongPassword) {
+		t.Errorf("LoadCertificateAt(wrong password) = %v, want ErrWrongPassword", err)
+	}
+}

@@ -44,6 +44,7 @@ func TestExampleParses(t *testing.T) {
 	}{
 		{"upload_url", c.Flinks.UploadURL, d.Flinks.UploadURL},
 		{"scope", c.Flinks.Scope, d.Flinks.Scope},
+		{"fraud.url", c.Flinks.Fraud.URL, d.Flinks.Fraud.URL},
 		{"poll_interval", c.Flinks.Fraud.PollInterval, d.Flinks.Fraud.PollInterval},
 		{"timeout", c.Flinks.Fraud.Timeout, d.Flinks.Fraud.Timeout},
 		{"limits", c.Limits, d.Limits},

@@ -32,12 +32,29 @@ type ParseOptions struct {
 	LookupEnv func(string) (string, bool)
 	// ReadFile reads <secret>_file files; nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
+	// SkipSecrets leaves every secret (client_secret, pfx_password,
+	// api_key) zero: neither its ${NAME} nor its _file is read, and a
+	// missing one is not an error. Everything else is validated as usual.
+	// It is for commands that never go on the wire, such as
+	// `flinkdrop status`, run by an operator who may not read the secrets.
+	SkipSecrets bool
+}
+
+// LoadOptions are the choices of LoadWith. The zero value is Load.
+type LoadOptions struct {
+	// SkipSecrets: see ParseOptions.SkipSecrets.
+	SkipSecrets bool
 }
 
 // Load reads and parses the file at path, with the real environment.
 // Relative paths in it are resolved against the file's folder, and
 // Config.Path is the file's absolute path.
 func Load(path string) (*Config, error) {
+	return LoadWith(path, LoadOptions{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts LoadOptions) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: resolve %s: %w", path, err)
@@ -46,7 +63,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: read %s: %w (pass the right file with --config, or start from config.example.yaml)", path, err)
 	}
-	c, err := Parse(data, ParseOptions{Name: path, BaseDir: filepath.Dir(abs)})
+	c, err := Parse(data, ParseOptions{Name: path, BaseDir: filepath.Dir(abs), SkipSecrets: opts.SkipSecrets})
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +94,7 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 		readFile: opts.ReadFile,
 		baseDir:  opts.BaseDir,
 		bad:      make(map[string]bool),
+		skip:     opts.SkipSecrets,
 	}
 	if cv.lookup == nil {
 		cv.lookup = os.LookupEnv
@@ -86,7 +104,7 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 	}
 	c := cv.convert(&raw)
 	for _, e := range c.validate() {
-		if cv.bad[e.Key] {
+		if cv.bad[e.Key] || (opts.SkipSecrets && isSecretKey(e.Key)) {
 			continue // already reported where the value was read
 		}
 		e.Line = d.lineOf(e.Key)
@@ -180,6 +198,16 @@ type converter struct {
 	readFile func(string) ([]byte, error)
 	baseDir  string
 	bad      map[string]bool // keys already reported
+	skip     bool            // ParseOptions.SkipSecrets
+}
+
+// isSecretKey reports whether key is one of the secrets SkipSecrets skips.
+func isSecretKey(key string) bool {
+	switch key {
+	case "flinks.client_secret", "flinks.tls.pfx_password", "flinks.fraud.api_key":
+		return true
+	}
+	return false
 }
 
 func (cv *converter) fail(line int, key, format string, args ...any) {
@@ -370,6 +398,8 @@ func (cv *converter) secret(dst *secret.Value, s, file scalar, key string) {
 	case s.Set && file.Set:
 		cv.bad[key] = true
 		cv.fail(file.Line, fileKey, "both %s and %s are set (keep one)", lastSegment(key), lastSegment(fileKey))
+	case cv.skip:
+		// Neither the environment nor the file is read.
 	case s.Set:
 		v, ok := cv.expand(s, key)
 		if !ok {

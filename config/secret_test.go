@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,5 +118,75 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(broken); err == nil || !strings.Contains(err.Error(), broken+":1: workers:") {
 		t.Errorf("Load(broken) error = %v, want it to start lines with the file name", err)
+	}
+}
+
+func TestSkipSecrets(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	withFile, _ := replaceLine(t, baseYAML, "client_secret: ${SECRET}", "client_secret_file: /etc/fd/unreadable")
+	withPFX, _ := replaceLine(t, withFile, "cert_file: /etc/fd/client.crt", "pfx_file: /etc/fd/c.pfx\npfx_password_file: /etc/fd/pfx")
+	withPFX, _ = replaceLine(t, withPFX, "key_file: /etc/fd/client.key", "")
+	noSecrets, _ := replaceLine(t, baseYAML, "client_secret: ${SECRET}", "")
+	noSecrets, _ = replaceLine(t, noSecrets, "api_key: ${API_KEY}", "")
+	both, _ := replaceLine(t, baseYAML, "client_secret: ${SECRET}", "client_secret: x\nclient_secret_file: /etc/fd/s")
+	badWorkers := strings.Replace(withFile, "workers: 4", "workers: 0", 1)
+	tests := []struct {
+		name    string
+		yaml    string
+		skip    bool
+		wantKey string // "" means no error
+	}{
+		{"env unset, not skipped", baseYAML, false, "flinks.client_secret"},
+		{"env unset, skipped", baseYAML, true, ""},
+		{"file unreadable, not skipped", withFile, false, "flinks.client_secret_file"},
+		{"file unreadable, skipped", withFile, true, ""},
+		{"pfx password file, skipped", withPFX, true, ""},
+		{"secrets missing, skipped", noSecrets, true, ""},
+		{"both set, skipped", both, true, "flinks.client_secret_file"},
+		{"other keys still validated", badWorkers, true, "workers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml), ParseOptions{Name: "config.yaml", LookupEnv: noEnv, ReadFile: noFiles, SkipSecrets: tt.skip})
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Fatalf("Parse error:\n%v\nwant none", err)
+				}
+				if !c.Flinks.ClientSecret.IsZero() || !c.Flinks.Fraud.APIKey.IsZero() {
+					t.Errorf("secrets set with SkipSecrets, want them zero")
+				}
+				return
+			}
+			var keys []string
+			for _, fe := range fieldErrors(t, err) {
+				keys = append(keys, fe.Key)
+			}
+			if !slices.Contains(keys, tt.wantKey) {
+				t.Errorf("Parse error keys = %v, want %s among them", keys, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestLoadWithSkipSecrets(t *testing.T) {
+	dir := t.TempDir()
+	yaml, _ := replaceLine(t, baseYAML, "client_secret: ${SECRET}", "client_secret_file: "+filepath.Join(dir, "missing"))
+	yaml, _ = replaceLine(t, yaml, "api_key: ${API_KEY}", "api_key: ${FLINKDROP_TEST_UNSET_KEY}")
+	path := filepath.Join(dir, "flinkdrop.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil {
+		t.Fatal("Load with an unreadable secret succeeded, want an error")
+	}
+	c, err := LoadWith(path, LoadOptions{SkipSecrets: true})
+	if err != nil {
+		t.Fatalf("LoadWith(SkipSecrets):\n%v", err)
+	}
+	if got, want := c.Path, path; got != want {
+		t.Errorf("Path = %q, want %q", got, want)
+	}
+	if got, want := c.StateDir, "/var/lib/fd"; filepath.Separator == '/' && got != want {
+		t.Errorf("StateDir = %q, want %q", got, want)
 	}
 }

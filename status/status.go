@@ -87,8 +87,13 @@ func (s Status) Stale(now time.Time) bool {
 	return now.Sub(s.UpdatedAt) > 3*iv+5*time.Second
 }
 
+// FileMode is the status file's permissions: readable by the service
+// user's group, so an operator in it can run `flinkdrop status`. It holds no
+// secret.
+const FileMode = 0o640
+
 // Write replaces the status file at path atomically: a reader sees the old
-// file or the new one, never a part.
+// file or the new one, never a part. The file has FileMode.
 func Write(path string, s Status) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -100,6 +105,10 @@ func Write(path string, s Status) error {
 		return fmt.Errorf("status: write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(FileMode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("status: write %s: %w", path, err)
+	}
 	if _, err := tmp.Write(append(data, '\n')); err != nil {
 		tmp.Close()
 		return fmt.Errorf("status: write %s: %w", path, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -32,6 +33,25 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("folder holds %d entries after Write, want only %s", len(entries), FileName)
+	}
+}
+
+func TestWriteIsGroupReadable(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix permission bits")
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	for i := range 2 { // created, then replaced
+		if err := Write(path, Status{Version: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fi.Mode().Perm(), os.FileMode(FileMode); got != want {
+			t.Errorf("write %d: mode %v, want %v (group-readable for status)", i+1, got, want)
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ const (
 	exitFailure    = 1 // the command failed, or (status) the daemon is paused or degraded
 	exitUsage      = 2 // bad flags or arguments
 	exitNotRunning = 3 // status: the daemon is not running (LSB)
+	exitUnknown    = 4 // status: the daemon's status is unknown (LSB), e.g. a corrupt database
 )
 
 // run is the whole program: main only adds the process around it, so tests
@@ -62,7 +63,8 @@ Start with "flinkdrop demo", then write a config (see config.example.yaml),
 run "flinkdrop check" and install the service.
 
 Exit codes: 0 success; 1 the command failed (each command's help says how);
-2 bad usage or an invalid config; 3 (status) the daemon is not running.`,
+2 bad usage or an invalid config; 3 (status) the daemon is not running;
+4 (status) its status is unknown (a corrupt or unreadable database).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

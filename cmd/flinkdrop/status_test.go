@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flinkdrop/flinkdrop/config"
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
 	"github.com/flinkdrop/flinkdrop/status"
@@ -178,6 +183,106 @@ func TestStatusOfAHeldDatabase(t *testing.T) {
 			if res.code != exitFailure || !rep.Running || rep.Healthy || !strings.Contains(rep.Reason, tt.wantReason) {
 				t.Errorf("status: exit %d running %v healthy %v reason %q, want exit 1, running, unhealthy, reason holding %q\n%v",
 					res.code, rep.Running, rep.Healthy, rep.Reason, tt.wantReason, res)
+			}
+		})
+	}
+}
+
+// TestStatusWithoutSecrets: an operator who cannot read the secret files
+// (nor has their variables) still gets the status.
+func TestStatusWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, flinkssim.Options{})
+	ws := newWorkspace(t)
+	cfg := writeConfig(t, sim, ws, testConfig{})
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(ws.root, "no-such-secret")
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, _, _ := strings.Cut(strings.TrimSpace(l), ":"); k == "client_secret_file" || k == "api_key_file" {
+			l = l[:strings.Index(l, ":")+1] + " " + strconv.Quote(missing)
+		}
+		out = append(out, l)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Join(out, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := runCLI(context.Background(), "check", "--config", cfg); res.code != exitFailure || !strings.Contains(res.stdout, missing) {
+		t.Fatalf("check with unreadable secret files: want exit 1 naming %s\n%v", missing, res)
+	}
+	res, rep := statusJSON(t, cfg)
+	if res.code != exitNotRunning || !strings.Contains(rep.Reason, "never started") {
+		t.Errorf("status with unreadable secret files: exit %d reason %q, want exit %d, never started\n%v", res.code, rep.Reason, exitNotRunning, res)
+	}
+}
+
+func TestStatusOfACorruptDatabase(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, flinkssim.Options{})
+	ws := newWorkspace(t)
+	cfg := writeConfig(t, sim, ws, testConfig{})
+	if err := os.WriteFile(filepath.Join(ws.state, stateDBName), bytes.Repeat([]byte("not bolt "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(context.Background(), "status", "--config", cfg)
+	if res.code != exitUnknown || !strings.Contains(res.stderr, "corrupt") {
+		t.Errorf("status of a corrupt database: want exit %d (unknown) and a message saying corrupt\n%v", exitUnknown, res)
+	}
+}
+
+// TestStatusOfAnUnreadableDatabase: permission denied on the database is
+// answered from the status file.
+func TestStatusOfAnUnreadableDatabase(t *testing.T) {
+	t.Parallel()
+	denied := func(path string) (*store.Store, error) {
+		return nil, fmt.Errorf("store: open %s: %w", path, &fs.PathError{Op: "open", Path: path, Err: fs.ErrPermission})
+	}
+	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	tests := []struct {
+		name        string
+		file        *status.Status // nil: no status file
+		wantErr     bool
+		wantRunning bool
+		wantHealthy bool
+		wantReason  string
+	}{
+		{name: "fresh status file", file: &status.Status{Version: "dev", UpdatedAt: now.Add(-time.Second)},
+			wantRunning: true, wantHealthy: true, wantReason: "permission denied"},
+		{name: "fresh and paused", file: &status.Status{Version: "dev", UpdatedAt: now, Paused: true, PausedReason: "token 401"},
+			wantRunning: true, wantReason: "paused: token 401"},
+		{name: "stale status file", file: &status.Status{Version: "dev", UpdatedAt: now.Add(-time.Hour)},
+			wantReason: "not running (or stuck)"},
+		{name: "no status file", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			state := t.TempDir()
+			if err := os.WriteFile(filepath.Join(state, stateDBName), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tt.file != nil {
+				if err := status.Write(filepath.Join(state, status.FileName), *tt.file); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := &config.Config{StateDir: state}
+			rep, err := readStatus(cfg, now, denied)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "service user") {
+					t.Errorf("readStatus error = %v, want one naming the fix (service user)", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("readStatus error = %v, want none", err)
+			}
+			if rep.Running != tt.wantRunning || rep.Healthy != tt.wantHealthy || !strings.Contains(rep.Reason, tt.wantReason) {
+				t.Errorf("readStatus = running %v healthy %v reason %q, want running %v healthy %v reason holding %q",
+					rep.Running, rep.Healthy, rep.Reason, tt.wantRunning, tt.wantHealthy, tt.wantReason)
 			}
 		})
 	}

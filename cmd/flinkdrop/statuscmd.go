@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,17 +36,23 @@ func newStatusCommand(g *globalFlags) *cobra.Command {
 		Long: `status works whether or not the daemon runs: it reads the status file the
 daemon keeps current, or the database when no daemon holds it.
 
+It needs neither the secrets nor write access: a member of the service
+user's group can run it (the status file is group-readable). When the
+database cannot be opened (permission denied), it shows the status file.
+
 Exit codes (LSB): 0 running and healthy, 1 running but paused or degraded,
-3 not running, 2 bad usage or unreadable config.`,
+3 not running, 4 status unknown (the database is corrupt, or neither it nor
+the status file can be read), 2 bad usage or unreadable config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(g.configPath())
+			// status never goes on the wire: it must not need the secrets.
+			cfg, err := config.LoadWith(g.configPath(), config.LoadOptions{SkipSecrets: true})
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			rep, err := readStatus(cfg, time.Now())
+			rep, err := readStatus(cfg, time.Now(), openStateReadOnly)
 			if err != nil {
-				return &exitError{code: exitFailure, err: err}
+				return &exitError{code: exitUnknown, err: err}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -70,30 +77,41 @@ Exit codes (LSB): 0 running and healthy, 1 running but paused or degraded,
 	return cmd
 }
 
+// openStateReadOnly opens the state database for status.
+func openStateReadOnly(path string) (*store.Store, error) {
+	return store.OpenReadOnly(path, 300*time.Millisecond)
+}
+
 // readStatus finds out whether a daemon holds the state and what it says.
-func readStatus(cfg *config.Config, now time.Time) (statusReport, error) {
+// open opens the database read-only (openStateReadOnly but in tests). An
+// error means the status is unknown.
+func readStatus(cfg *config.Config, now time.Time, open func(string) (*store.Store, error)) (statusReport, error) {
 	dbPath := filepath.Join(cfg.StateDir, stateDBName)
 	statusPath := filepath.Join(cfg.StateDir, status.FileName)
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		return statusReport{Reason: "never started: no database in " + cfg.StateDir}, nil
 	}
-	st, err := store.OpenReadOnly(dbPath, 300*time.Millisecond)
+	st, err := open(dbPath)
 	if errors.Is(err, store.ErrLocked) {
 		// A daemon holds the database: its status file tells the rest.
 		s, err := status.Read(statusPath)
 		if err != nil {
 			return statusReport{Running: true, Reason: "running, but its status file cannot be read: " + err.Error()}, nil
 		}
-		rep := statusReport{Running: true, Healthy: true, Status: s}
-		switch {
-		case s.Stale(now):
-			rep.Healthy, rep.Reason = false, fmt.Sprintf("the status file was last written %s ago: the daemon may be stuck", now.Sub(s.UpdatedAt).Round(time.Second))
-		case s.Paused:
-			rep.Healthy, rep.Reason = false, "paused: "+s.PausedReason
-		case s.Retrying > 0:
-			rep.Healthy, rep.Reason = false, fmt.Sprintf("%d session(s) retrying after transient errors", s.Retrying)
+		return runningReport(s, now, ""), nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		// Not root nor the service user: whether a daemon holds the
+		// database cannot be told from its lock; the status file can say.
+		s, serr := status.Read(statusPath)
+		if serr != nil {
+			return statusReport{}, fmt.Errorf("cannot read the state: %v; %v (run status as root or as the service user, or add yourself to the service user's group)", err, serr)
 		}
-		return rep, nil
+		note := "the database cannot be opened (permission denied): this is the daemon's status file"
+		if s.Stale(now) {
+			return statusReport{Reason: fmt.Sprintf("not running (or stuck): %s, last written %s ago", note, now.Sub(s.UpdatedAt).Round(time.Second)), Status: s}, nil
+		}
+		return runningReport(s, now, note), nil
 	}
 	if err != nil {
 		return statusReport{}, err
@@ -108,6 +126,28 @@ func readStatus(cfg *config.Config, now time.Time) (statusReport, error) {
 		s.LastError, s.CertNotAfter, s.PausedReason = old.LastError, old.CertNotAfter, old.PausedReason
 	}
 	return statusReport{Reason: "not running", Status: s}, nil
+}
+
+// runningReport judges the status file s of a running daemon; note, when
+// set, is said first in the reason.
+func runningReport(s status.Status, now time.Time, note string) statusReport {
+	rep := statusReport{Running: true, Healthy: true, Status: s}
+	switch {
+	case s.Stale(now):
+		rep.Healthy, rep.Reason = false, fmt.Sprintf("the status file was last written %s ago: the daemon may be stuck", now.Sub(s.UpdatedAt).Round(time.Second))
+	case s.Paused:
+		rep.Healthy, rep.Reason = false, "paused: "+s.PausedReason
+	case s.Retrying > 0:
+		rep.Healthy, rep.Reason = false, fmt.Sprintf("%d session(s) retrying after transient errors", s.Retrying)
+	}
+	if note != "" {
+		if rep.Reason == "" {
+			rep.Reason = note
+		} else {
+			rep.Reason = note + "; " + rep.Reason
+		}
+	}
+	return rep
 }
 
 func printStatus(w io.Writer, rep statusReport, now time.Time) {

@@ -18,11 +18,11 @@ var errStop = errors.New("pipeline stopping")
 
 // call runs one API call behind the pause gate. A credentials error closes
 // the gate: the first worker to meet it probes (retries its own call with
-// capped backoff) and opens the gate when the call gets past the
-// credentials; the others wait at the gate and then retry. A transient error
-// is retried here when retryTransient is set, with backoff and jitter,
-// honouring Retry-After; otherwise it is returned. Any other result is
-// returned as is.
+// capped backoff) and opens the gate as soon as the call gets any answer
+// but a credentials refusal; the others wait at the gate and then retry.
+// A transient error (also one met while probing) is retried here when
+// retryTransient is set, with backoff and jitter, honouring Retry-After;
+// otherwise it is returned. Any other result is returned as is.
 func (p *Pipeline) call(ctx context.Context, log zerolog.Logger, retryTransient bool, fn func(context.Context) error) error {
 	prober := false
 	probes, transients := 0, 0
@@ -37,8 +37,11 @@ func (p *Pipeline) call(ctx context.Context, log zerolog.Logger, retryTransient 
 			return errStop
 		}
 		kind := uploader.KindOf(err)
-		stillProbing := prober && (kind == uploader.Credentials || kind == uploader.Transient)
-		if !stillProbing && prober {
+		// Any answer but a credentials refusal means the credentials got
+		// through: open the gate. A transient error is then handled as for
+		// any call (returned unless retryTransient), so an upload in doubt
+		// is never sent again to the same aggregation.
+		if prober && kind != uploader.Credentials {
 			p.gate.resume()
 			prober = false
 			log.Info().Msg("credentials accepted again: uploading resumes")
@@ -67,7 +70,7 @@ func (p *Pipeline) call(ctx context.Context, log zerolog.Logger, retryTransient 
 			if p.sleep(ctx, p.delay(probes, DefaultCredentialsMax)) != nil {
 				return errStop
 			}
-		case kind == uploader.Transient && (retryTransient || prober):
+		case kind == uploader.Transient && retryTransient:
 			transients++
 			if p.transientRetry(ctx, log, err, transients) != nil {
 				return errStop

@@ -364,3 +364,54 @@ func TestTokenErrorMidSessionKeepsAggregation(t *testing.T) {
 		t.Errorf("%d aggregations created, want 1: a token failure put the upload in doubt", aggs)
 	}
 }
+
+// A transient error met while probing after a credentials pause is an
+// upload in doubt like any other: the session starts over on a fresh
+// aggregation, and the one that may hold the file twice is never completed.
+func TestTransientWhileProbingStartsOver(t *testing.T) {
+	e := newEnv(t)
+	e.opts.Once = false
+	e.up.setOnUpload(func(n int, r uploader.UploadRequest) error {
+		if n == 2 { // b.pdf on agg-1: credentials refused
+			return &uploader.Error{Kind: uploader.Credentials, Op: "upload", HTTPStatus: 403, Message: "certificate not trusted"}
+		}
+		return nil
+	})
+	e.up.mu.Lock()
+	e.up.onStored = func(n int, r uploader.UploadRequest) error {
+		if n == 3 { // the probe reaches agg-1, then the reply is lost
+			return &uploader.Error{Kind: uploader.Transient, Op: "upload", HTTPStatus: 502, Message: "bad gateway"}
+		}
+		return nil
+	}
+	e.up.mu.Unlock()
+	p := e.pipeline()
+	ch := make(chan watcher.Batch, 1)
+	ch <- e.batch("probe", map[string][]byte{"a.pdf": pdfData, "b.pdf": pdfData})
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(ctx, ch) }()
+	defer func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("Run = %v, want nil after cancel", err)
+		}
+	}()
+	eventually(t, "the session to finish", func() bool { return p.Snapshot().Unfinished == 0 && p.Snapshot().Counts[store.StateDone] == 1 })
+
+	r := e.reports()["probe"]
+	if r.Outcome != report.OutcomeUploaded {
+		t.Fatalf("outcome %q (%+v), want uploaded", r.Outcome, r.Error)
+	}
+	if n := e.up.completeCalls("agg-1"); n != 0 {
+		t.Errorf("agg-1 (b.pdf in doubt) completed %d times, want never", n)
+	}
+	for id, files := range e.up.completed() {
+		if len(files) != 2 || !strings.HasPrefix(files[0], "a.pdf:") || !strings.HasPrefix(files[1], "b.pdf:") {
+			t.Errorf("completed %s holds %v, want [a.pdf b.pdf] once each", id, files)
+		}
+	}
+	if p.Snapshot().Paused {
+		t.Errorf("still paused after the credentials got through")
+	}
+}

@@ -29,6 +29,9 @@ type fakeUploader struct {
 	// onUpload, when set, may return an error instead of the upload (n
 	// counts upload calls from 1).
 	onUpload func(n int, r uploader.UploadRequest) error
+	// onStored, when set, may return an error after the upload was stored
+	// in its aggregation: the reply was lost (n as for onUpload).
+	onStored func(n int, r uploader.UploadRequest) error
 	// onComplete, when set, may return an error instead of completing.
 	onComplete func(aggID string) error
 	// fraud, when set, answers FraudAnalysis; the default is done, clean.
@@ -45,7 +48,7 @@ func newFake() *fakeUploader {
 func (f *fakeUploader) Upload(ctx context.Context, r uploader.UploadRequest) (uploader.UploadResult, error) {
 	f.mu.Lock()
 	f.uploads++
-	n, hook := f.uploads, f.onUpload
+	n, hook, stored := f.uploads, f.onUpload, f.onStored
 	f.mu.Unlock()
 	if hook != nil {
 		if err := hook(n, r); err != nil {
@@ -71,6 +74,11 @@ func (f *fakeUploader) Upload(ctx context.Context, r uploader.UploadRequest) (up
 		return uploader.UploadResult{}, &uploader.Error{Kind: uploader.Rejected, Op: "upload", HTTPStatus: 400, Message: "unknown or completed aggregation"}
 	}
 	a.files = append(a.files, r.FileName+":"+hexSum)
+	if stored != nil {
+		if err := stored(n, r); err != nil {
+			return uploader.UploadResult{}, err
+		}
+	}
 	return uploader.UploadResult{AggregationID: id, Size: int64(len(data)), SHA256: hexSum, Message: "ok"}, nil
 }
 

@@ -151,7 +151,7 @@ func checkFolders(c *checker, cfg *config.Config) {
 				c.add("FAIL", "folders", "%s %s does not exist and cannot be created: %s is not writable: %v (create it, writable by the service user)", role, dir, parent, err)
 				return
 			}
-			c.add("warn", "folders", "%s %s does not exist yet; flinkdrop will create it", role, dir)
+			c.add("warn", "folders", "%s %s does not exist yet; it will be created at start", role, dir)
 			return
 		}
 		if err != nil {

@@ -75,7 +75,7 @@ func TestCheck(t *testing.T) {
 			setup: func(t *testing.T, ws workspace, c *testConfig) {
 				c.state = filepath.Join(ws.root, "new", "state")
 			},
-			wantCode: exitOK, wantLevel: "warn", wantStep: "folders", wantMsg: "flinkdrop will create it"},
+			wantCode: exitOK, wantLevel: "warn", wantStep: "folders", wantMsg: "will be created at start"},
 		{name: "missing inbox",
 			setup: func(t *testing.T, ws workspace, c *testConfig) {
 				c.inbox = filepath.Join(ws.root, "no-such-inbox")

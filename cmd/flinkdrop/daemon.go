@@ -51,8 +51,8 @@ var (
 // session taken at start has its report).
 func (d *daemon) run(ctx context.Context) error {
 	cfg := d.cfg
-	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
-		return fmt.Errorf("state_dir %s: %w (create it, writable by the service user)", cfg.StateDir, err)
+	if err := prepareFolders(cfg, d.once, d.log); err != nil {
+		return err
 	}
 	st, err := store.Open(filepath.Join(cfg.StateDir, stateDBName), store.Options{Hook: d.hook, Retention: cfg.Retention})
 	if err != nil {

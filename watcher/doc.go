@@ -35,9 +35,18 @@
 //     considered, so neither a rescan nor a restart hands a file again while
 //     a session holds it. A file that leaves and comes back, or changes after
 //     the hand-over while no session holds it, is a new file.
+//   - Offered again. A handed-over file still in place with the same size
+//     and mtime that Taken says no session holds is put back among the
+//     folder's waiting files (already stable) by a full rescan once the
+//     grace has passed since the pipeline received it: the larger of the
+//     rescan interval and twice stable_for plus 5 s. That recovers a batch
+//     the pipeline dropped (it could not persist it) and a file a finished
+//     session left in place. A folder's files offered again, with any new
+//     ones, close by the usual rules; the marker that closed the dropped
+//     batch closes the new one too. Not in Once, nor without Taken.
 //   - Skipped: names starting with ".", "~$*", "*.tmp", "*.part",
 //     "Thumbs.db", "desktop.ini" (any case), the ready marker, the inbox's
-//     Ignore globs (on the base name), files and folders with the Windows
+//     Ignore globs (on the base name; on Windows without case), files and folders with the Windows
 //     hidden attribute, folders starting with ".", Inbox.Skip folders,
 //     symbolic links and other non-regular entries (logged once each).
 package watcher

@@ -54,7 +54,7 @@ type dirState struct {
 	dropped  bool
 
 	files      map[string]*fileState // files waiting to be taken, by name
-	handed     map[string]fileKey    // files sent in a batch, until they go away
+	handed     map[string]handedFile // files put in a batch, until they go away
 	marker     *fileKey              // the ready marker, when present
 	usedMarker *fileKey              // the marker that closed the last batch
 	lastChange time.Time             // settle counts from here
@@ -67,6 +67,20 @@ type dirState struct {
 type fileKey struct {
 	size  int64
 	mtime int64 // UnixNano
+}
+
+// found is one directory entry a scan kept.
+type found struct {
+	name string
+	info fs.FileInfo
+}
+
+// handedFile is a file put in a batch, as it was then.
+type handedFile struct {
+	key       fileKey
+	mtime     time.Time
+	firstSeen time.Time
+	sentAt    time.Time // when the pipeline received the batch; zero while queued
 }
 
 // fileState is the observation of one file waiting to be taken.
@@ -111,7 +125,7 @@ func (e *engine) newDir(in *inbox, parent *dirState, path, folder string) *dirSt
 		children: make(map[string]*dirState),
 		fresh:    true,
 		files:    make(map[string]*fileState),
-		handed:   make(map[string]fileKey),
+		handed:   make(map[string]handedFile),
 		noted:    make(map[string]bool),
 	}
 	e.dirs[path] = d
@@ -163,6 +177,7 @@ func (e *engine) loop(out chan<- Batch) error {
 		case send <- next:
 			e.queue[0] = Batch{}
 			e.queue = e.queue[1:]
+			e.markSent(next)
 			e.log.Debug().Str("inbox", next.Inbox).Str("folder", next.Folder).Int("files", len(next.Files)).Msg("batch handed over")
 		case <-timer.C():
 			e.runDue()
@@ -343,10 +358,6 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 	}
 	delete(e.warned, d.path)
 
-	type found struct {
-		name string
-		info fs.FileInfo
-	}
 	var files, dirs []found
 	seen := make(map[string]bool, len(entries))
 	keep := make(map[string]bool)
@@ -440,6 +451,9 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 	for _, f := range files {
 		e.observe(d, f.name, f.info, now)
 	}
+	if recurse && !e.once && e.w.taken != nil {
+		e.reoffer(d, files, now)
+	}
 	d.fresh = false
 	unreadable := false
 	for name := range keep {
@@ -474,8 +488,8 @@ func (e *engine) scanDir(d *dirState, recurse bool) {
 func (e *engine) observe(d *dirState, name string, info fs.FileInfo, now time.Time) {
 	path := filepath.Join(d.path, name)
 	k := keyOf(info)
-	hk, handed := d.handed[name]
-	if handed && hk == k {
+	hf, handed := d.handed[name]
+	if handed && hf.key == k {
 		return
 	}
 	if e.w.taken != nil && e.w.taken.Taken(path) {
@@ -603,7 +617,7 @@ func (e *engine) handOver(d *dirState, names []string, marker string) {
 		if b.FirstSeen.IsZero() || f.firstSeen.Before(b.FirstSeen) {
 			b.FirstSeen = f.firstSeen
 		}
-		d.handed[name] = f.key
+		d.handed[name] = handedFile{key: f.key, mtime: f.mtime, firstSeen: f.firstSeen}
 		delete(d.files, name)
 	}
 	if marker != "" && d.marker != nil {
@@ -612,6 +626,64 @@ func (e *engine) handOver(d *dirState, names []string, marker string) {
 	}
 	e.queue = append(e.queue, b)
 	e.log.Debug().Str("inbox", b.Inbox).Str("folder", b.Folder).Int("files", len(b.Files)).Bool("marker", marker != "").Msg("batch closed")
+}
+
+// markSent starts the re-offer grace of the files of b, now that the
+// pipeline has received it.
+func (e *engine) markSent(b Batch) {
+	d := e.dirs[b.Dir]
+	if d == nil {
+		return
+	}
+	now := e.clk.Now()
+	for _, f := range b.Files {
+		h, ok := d.handed[f.Name]
+		if ok && h.sentAt.IsZero() && h.key == (fileKey{size: f.Size, mtime: f.ModTime.UnixNano()}) {
+			h.sentAt = now
+			d.handed[f.Name] = h
+		}
+	}
+}
+
+// reoffer puts back among the waiting files of d every handed-over file that
+// is still there unchanged, was received by the pipeline at least the grace
+// ago, and that no session holds: its batch was dropped (the pipeline could
+// not persist it, or refused it) or its session ended and left it in place.
+// Such files are already stable; the folder's usual rules then close them
+// into a new batch. files is what the scan found in d.
+func (e *engine) reoffer(d *dirState, files []found, now time.Time) {
+	if len(d.handed) == 0 {
+		return
+	}
+	grace := d.in.reofferGrace()
+	present := make(map[string]fileKey, len(files))
+	for _, f := range files {
+		present[f.name] = keyOf(f.info)
+	}
+	n := 0
+	for name, h := range d.handed {
+		k, ok := present[name]
+		if !ok || k != h.key || h.sentAt.IsZero() || now.Sub(h.sentAt) < grace {
+			continue
+		}
+		path := filepath.Join(d.path, name)
+		if e.w.taken.Taken(path) {
+			continue
+		}
+		delete(d.handed, name)
+		d.files[name] = &fileState{key: h.key, mtime: h.mtime, firstSeen: h.firstSeen, stableSince: h.sentAt, fast: true}
+		n++
+		e.log.Info().Str("path", path).Msg("file handed over earlier is held by no session (its batch was dropped or its session left it in place); offering it again")
+	}
+	if n == 0 {
+		return
+	}
+	// The marker that closed the dropped batch closes the new one too, as it
+	// would for a folder seen for the first time, unless a session holds it.
+	if d.marker != nil && d.usedMarker != nil && *d.usedMarker == *d.marker &&
+		!e.w.taken.Taken(filepath.Join(d.path, d.in.ReadyMarker)) {
+		d.usedMarker = nil
+	}
 }
 
 // dropDir forgets a folder that went away, with everything under it.

@@ -22,11 +22,21 @@ func ignoredName(name string, in *inbox) bool {
 		return true
 	}
 	for _, glob := range in.Ignore {
-		if ok, _ := filepath.Match(glob, name); ok {
+		if matchGlob(glob, name, foldNames) {
 			return true
 		}
 	}
 	return false
+}
+
+// matchGlob reports whether name matches glob (filepath.Match syntax; a
+// malformed glob matches nothing). With fold, case is ignored, as NTFS does.
+func matchGlob(glob, name string, fold bool) bool {
+	if fold {
+		glob, name = strings.ToLower(glob), strings.ToLower(name)
+	}
+	ok, _ := filepath.Match(glob, name)
+	return ok
 }
 
 // hiddenFolder reports whether a folder called name is skipped by its name

@@ -16,5 +16,8 @@ func defaultProbe() func(path string) error { return nil }
 // hiddenAttr reports a hidden attribute; Unix has none beyond the leading dot.
 func hiddenAttr(fs.FileInfo) bool { return false }
 
+// foldNames: Unix file names are case-sensitive, so ignore globs are too.
+const foldNames = false
+
 // sameName compares two file names or paths as the file system does.
 func sameName(a, b string) bool { return a == b }

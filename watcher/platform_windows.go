@@ -64,5 +64,8 @@ func hiddenAttr(info fs.FileInfo) bool {
 	return false
 }
 
+// foldNames: NTFS names ignore case, so ignore globs do too.
+const foldNames = true
+
 // sameName compares two file names or paths as NTFS does: without case.
 func sameName(a, b string) bool { return strings.EqualFold(a, b) }

@@ -28,6 +28,9 @@ const (
 	errorRetry = 5 * time.Second
 	// warnEvery throttles repeated warnings about one path.
 	warnEvery = time.Hour
+	// reofferSlack is added to twice stable_for to make the least time a
+	// handed-over file waits before a rescan may offer it again.
+	reofferSlack = 5 * time.Second
 )
 
 // Options configures a Watcher. The zero value of every field but Inboxes
@@ -36,6 +39,11 @@ type Options struct {
 	// Inboxes to watch; at least one, with absolute paths, none inside another.
 	Inboxes []Inbox
 	// Taken tells which files a session already holds; nil = nothing taken.
+	// With Taken set, a handed-over file still in place unchanged that no
+	// session holds (its batch was dropped, or its session left it) is
+	// offered again by a full rescan once the re-offer grace has passed
+	// (see doc.go); with nil, a handed-over file is offered again only after
+	// it leaves its folder or changes, or after a restart.
 	Taken Taken
 	// Clock drives stability, settle and rescans; nil = clock.Real().
 	Clock clock.Clock
@@ -83,6 +91,14 @@ type inbox struct {
 
 func (in *inbox) isMarker(name string) bool {
 	return in.ReadyMarker != "" && sameName(name, in.ReadyMarker)
+}
+
+// reofferGrace is how long after the pipeline received a file a full rescan
+// waits before offering it again when no session holds it: one rescan
+// interval, and at least twice stable_for plus reofferSlack, so a batch the
+// pipeline is still persisting is never offered twice.
+func (in *inbox) reofferGrace() time.Duration {
+	return max(in.interval, 2*in.StableFor+reofferSlack)
 }
 
 func (in *inbox) skipped(path string) bool {

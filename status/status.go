@@ -30,6 +30,10 @@ type Status struct {
 	Interval Duration `json:"interval"`
 	// Counts are sessions by state.
 	Counts map[string]int `json:"counts"`
+	// Outcomes are done sessions (until pruned) by report outcome: clean,
+	// fraud_signals, uploaded, rejected, failed, timed_out. A running
+	// daemon refreshes them at most once a minute.
+	Outcomes map[string]int `json:"outcomes,omitempty"`
 	// OldestPending is when the oldest unfinished session was first seen.
 	OldestPending *time.Time `json:"oldest_pending,omitempty"`
 	// Paused is true while credential or certificate errors hold all uploading.

@@ -79,11 +79,12 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	oc := &outcomeCounter{st: st, clock: d.clock, every: outcomesEvery, log: d.log}
 	sw := &status.Writer{
 		Path:    filepath.Join(cfg.StateDir, status.FileName),
 		Clock:   d.clock,
 		Log:     d.log,
-		Collect: func() status.Status { return d.collectStatus(p, client, st) },
+		Collect: func() status.Status { return d.collectStatus(p, client, st, oc) },
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

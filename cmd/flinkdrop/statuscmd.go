@@ -188,6 +188,23 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%d\n", k, s.Counts[k])
 	}
 	tw.Flush()
+	if len(s.Outcomes) > 0 {
+		outcomes := make([]string, 0, len(s.Outcomes))
+		for k := range s.Outcomes {
+			outcomes = append(outcomes, k)
+		}
+		sort.Strings(outcomes)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nDONE BY OUTCOME\tSESSIONS")
+		for _, k := range outcomes {
+			name := k
+			if name == "" {
+				name = "(none)"
+			}
+			fmt.Fprintf(tw, "%s\t%d\n", name, s.Outcomes[k])
+		}
+		tw.Flush()
+	}
 	if len(s.Sessions) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "\nSESSION\tFOLDER\tSTATE\tFILES\tAGE\tDETAIL")

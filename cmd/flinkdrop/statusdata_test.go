@@ -78,7 +78,7 @@ func TestStatusShowsOutcomes(t *testing.T) {
 	ws := newWorkspace(t)
 	cfg := writeConfig(t, sim, ws, testConfig{})
 	writeFiles(t, ws.inbox, map[string][]byte{
-		"applicant-1/jan.pdf": samples.PDF("January"),
+		"applicant-1/jan.pdf":   samples.PDF("January"),
 		"applicant-2/notes.txt": []byte("not a statement"),
 	})
 	daemon := startCLI(t, "run", "--config", cfg)

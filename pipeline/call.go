@@ -121,6 +121,18 @@ func (p *Pipeline) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// firstProtocolError reports whether this is the first unreadable fraud
+// reply of session id in this run, so it is logged at warn once.
+func (p *Pipeline) firstProtocolError(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.protoSeen[id] {
+		return false
+	}
+	p.protoSeen[id] = true
+	return true
+}
+
 func (p *Pipeline) setLastErrorQuiet(err error) {
 	p.mu.Lock()
 	p.lastErr = LastError{Time: p.clk.Now(), Message: err.Error()}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,6 +201,57 @@ func TestFraudOutcomes(t *testing.T) {
 			}
 			if r.RequestID == "" {
 				t.Errorf("request_id empty")
+			}
+		})
+	}
+}
+
+// A fraud reply the client cannot read (no Status, a proxy's HTML page) is
+// no verdict: polling goes on, the status shows the error, and the session
+// ends clean once a real answer comes, or timed_out at fraud.timeout.
+func TestFraudUnreadableReplyPollsAgain(t *testing.T) {
+	tests := []struct {
+		name       string
+		unreadable int // polls answered with a Protocol error first
+		want       string
+	}{
+		{"then a verdict", 3, report.OutcomeClean},
+		{"until the timeout", 1 << 30, report.OutcomeTimedOut},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.opts.FraudEnabled = true
+			e.opts.FraudTimeout = 100 * time.Millisecond
+			var mu sync.Mutex
+			polls := 0
+			e.up.fraud = func(login string) (uploader.FraudResult, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				polls++
+				if polls <= tt.unreadable {
+					return uploader.FraudResult{}, &uploader.Error{Kind: uploader.Protocol, Op: "fraud", HTTPStatus: 200, Message: "fraud reply DocumentAnalysis[0] has no Status"}
+				}
+				return cleanResult(login), nil
+			}
+			p := e.pipeline()
+			if err := e.runOnce(p, e.batch("f", map[string][]byte{"a.pdf": pdfData})); err != nil {
+				t.Fatal(err)
+			}
+			r := e.reports()["f"]
+			if r.Outcome != tt.want {
+				t.Errorf("outcome %q (error %+v), want %q", r.Outcome, r.Error, tt.want)
+			}
+			if r.Error != nil {
+				t.Errorf("report error %+v, want none", r.Error)
+			}
+			if got := p.Snapshot().LastError.Message; !strings.Contains(got, "no Status") {
+				t.Errorf("status last error %q, want the unreadable reply", got)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if polls < 2 {
+				t.Errorf("polled %d times, want polling to go on after an unreadable reply", polls)
 			}
 		})
 	}

@@ -116,6 +116,7 @@ type Pipeline struct {
 	counts    map[store.State]int
 	firstSeen map[string]time.Time // unfinished sessions
 	retries   map[string]int       // local-error retries per session
+	protoSeen map[string]bool      // sessions whose fraud reply was not understood
 	inflight  int
 	retrying  int
 	lastErr   LastError
@@ -193,6 +194,7 @@ func New(st *store.Store, up Uploader, opts Options) (*Pipeline, error) {
 		counts:    map[store.State]int{},
 		firstSeen: map[string]time.Time{},
 		retries:   map[string]int{},
+		protoSeen: map[string]bool{},
 	}
 	p.sched = newScheduler(p.clk, p.queue)
 	for _, t := range opts.Limits.Types {
@@ -482,6 +484,7 @@ func (p *Pipeline) save(id string, fn func(*store.Session)) (store.Session, erro
 		if s.State == store.StateDone {
 			delete(p.firstSeen, id)
 			delete(p.retries, id)
+			delete(p.protoSeen, id)
 		}
 		p.mu.Unlock()
 		if s.State == store.StateDone {

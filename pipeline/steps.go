@@ -542,8 +542,18 @@ func (p *Pipeline) poll(ctx context.Context, s store.Session, log zerolog.Logger
 			x.Fraud = &store.Fraud{SignalCount: res.SignalCount, Documents: res.Documents}
 			x.Times.Analysed, x.Times.Reported = now, now
 		})
-	case err == nil || uploader.KindOf(err) == uploader.Transient:
-		if err != nil {
+	case err == nil || uploader.KindOf(err) == uploader.Transient || uploader.KindOf(err) == uploader.Protocol:
+		switch {
+		case uploader.KindOf(err) == uploader.Protocol:
+			// A reply we cannot read (no Status, a proxy's HTML page) is no
+			// verdict: poll again until fraud.timeout.
+			p.setLastErrorQuiet(err)
+			if p.firstProtocolError(s.ID) {
+				log.Warn().Err(err).Msg("fraud analysis reply not understood: polling again until fraud.timeout (further such replies for this session logged at debug)")
+			} else {
+				log.Debug().Err(err).Msg("fraud analysis reply not understood: polling again later")
+			}
+		case err != nil:
 			p.setLastErrorQuiet(err)
 			log.Debug().Err(err).Msg("transient fraud analysis error: polling again later")
 		}

@@ -36,3 +36,27 @@ func FuzzIgnoredName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMatchGlob checks the case-folding glob match used on Windows: no
+// panic, never narrower than the exact match, and blind to the case of the
+// name.
+func FuzzMatchGlob(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"*.bak", "OLD.BAK"}, {"Draft-*", "draft-1.pdf"}, {"[a-c]*.PDF", "B1.pdf"},
+		{"[Z-a]", "_"}, {"relevé-*", "RELEVÉ-1.pdf"}, {"[", "["}, {"", ""}, {"\\*", "\\x"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, glob, name string) {
+		exact, fold := matchGlob(glob, name, false), matchGlob(glob, name, true)
+		if ok, _ := filepath.Match(glob, name); ok != exact {
+			t.Errorf("matchGlob(%q, %q, false) = %v, want filepath.Match's %v", glob, name, exact, ok)
+		}
+		if exact && !fold {
+			t.Errorf("matchGlob(%q, %q): exact match but no fold match", glob, name)
+		}
+		if fold != matchGlob(glob, strings.ToUpper(name), true) && fold != matchGlob(glob, strings.ToLower(name), true) {
+			t.Errorf("matchGlob(%q, %q, true) = %v depends on the name's case", glob, name, fold)
+		}
+	})
+}

@@ -30,12 +30,14 @@ func ignoredName(name string, in *inbox) bool {
 }
 
 // matchGlob reports whether name matches glob (filepath.Match syntax; a
-// malformed glob matches nothing). With fold, case is ignored, as NTFS does.
+// malformed glob matches nothing). With fold, case is ignored, as NTFS does:
+// name also matches when both, lower-cased, match (so a fold match is never
+// narrower than an exact one, even for a range such as [Z-a]).
 func matchGlob(glob, name string, fold bool) bool {
-	if fold {
-		glob, name = strings.ToLower(glob), strings.ToLower(name)
+	if ok, _ := filepath.Match(glob, name); ok || !fold {
+		return ok
 	}
-	ok, _ := filepath.Match(glob, name)
+	ok, _ := filepath.Match(strings.ToLower(glob), strings.ToLower(name))
 	return ok
 }
 

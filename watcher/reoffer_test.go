@@ -230,7 +230,8 @@ func TestMatchGlob(t *testing.T) {
 		{"[a-c]*.PDF", "d1.pdf", true, false},
 		{"relevé-*", "RELEVÉ-1.pdf", true, true},
 		{"*.bak", "old.bak.pdf", true, false},
-		{"[a", "[a", true, false}, // malformed: matches nothing
+		{"[a", "[a", true, false},  // malformed: matches nothing
+		{"[Z-a]", "_", true, true}, // a range lower-casing would empty still matches
 	}
 	for _, tt := range tests {
 		if got := matchGlob(tt.glob, tt.name, tt.fold); got != tt.want {

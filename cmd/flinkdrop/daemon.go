@@ -37,6 +37,52 @@ type daemon struct {
 	hook func(point string)
 	// startedAt and version go into the status file.
 	startedAt time.Time
+	// stopWait bounds the wait for the watcher, pipeline and status writer
+	// once the run is cancelled; zero means defaultStopWait.
+	stopWait time.Duration
+}
+
+// defaultStopWait is how long a stopping daemon waits for its parts: under
+// the 10 s the service managers allow, so the process ends by itself.
+const defaultStopWait = 9 * time.Second
+
+// task is one goroutine of the run, by name, closed done when it returns.
+type task struct {
+	name string
+	done chan struct{}
+}
+
+// startTask runs fn in a goroutine.
+func startTask(name string, fn func()) *task {
+	t := &task{name: name, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		fn()
+	}()
+	return t
+}
+
+// awaitTasks waits for every task, at most limit on clk, and returns the
+// names of those still running then (nil when all returned).
+func awaitTasks(clk clock.Clock, limit time.Duration, tasks ...*task) []string {
+	timeout := clk.After(limit)
+	for _, t := range tasks {
+		select {
+		case <-t.done:
+			continue
+		case <-timeout:
+		}
+		var stuck []string
+		for _, t := range tasks {
+			select {
+			case <-t.done:
+			default:
+				stuck = append(stuck, t.name)
+			}
+		}
+		return stuck
+	}
+	return nil
 }
 
 var (
@@ -58,7 +104,14 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	// A part that did not stop may hold a transaction, and closing would
+	// wait for it: then the database is left to the process's exit.
+	var stuck []string
+	defer func() {
+		if len(stuck) == 0 {
+			st.Close()
+		}
+	}()
 
 	client, err := newClient(cfg, d.log, d.clock)
 	if err != nil {
@@ -90,11 +143,8 @@ func (d *daemon) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan watcher.Batch)
-	var wg sync.WaitGroup
 	errc := make(chan error, 3)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
+	watcherTask := startTask("watcher", func() {
 		if d.once {
 			err := w.Once(ctx, batches)
 			close(batches)
@@ -108,19 +158,15 @@ func (d *daemon) run(ctx context.Context) error {
 			return
 		}
 		errc <- nil
-	}()
-	go func() {
-		defer wg.Done()
+	})
+	pipelineTask := startTask("pipeline", func() {
 		err := p.Run(ctx, batches)
 		if errors.Is(err, pipeline.ErrCredentials) {
 			err = fmt.Errorf("%w: %v", errCredentialsOnce, err)
 		}
 		errc <- err
-	}()
-	go func() {
-		defer wg.Done()
-		_ = sw.Run(ctx)
-	}()
+	})
+	statusTask := startTask("status writer", func() { _ = sw.Run(ctx) })
 
 	d.log.Info().Str("version", version).Int("inboxes", len(cfg.Inboxes)).Int("workers", cfg.Workers).
 		Bool("once", d.once).Msg("flinkdrop started")
@@ -128,7 +174,15 @@ func (d *daemon) run(ctx context.Context) error {
 	// writer stops with them.
 	err = <-errc
 	cancel()
-	wg.Wait()
+	wait := d.stopWait
+	if wait <= 0 {
+		wait = defaultStopWait
+	}
+	stuck = awaitTasks(d.clock, wait, watcherTask, pipelineTask, statusTask)
+	if len(stuck) > 0 {
+		d.log.Error().Strs("not_stopped", stuck).Dur("waited", wait).
+			Msg("stopping without waiting longer for: " + strings.Join(stuck, ", ") + " (interrupted work resumes at the next start)")
+	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		// Stopped from outside (the run's own cancel comes only after the
 		// first error). A daemon stopping is a success; --once stopping

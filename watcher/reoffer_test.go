@@ -239,3 +239,35 @@ func TestMatchGlob(t *testing.T) {
 		}
 	}
 }
+
+// The finding's case: eight files dropped once (the store could not persist
+// them), then persisted when offered again; after that, never again.
+func TestDroppedThenPersistedOfferedOnce(t *testing.T) {
+	old := time.Now().Add(-time.Hour)
+	taken := &takenSet{paths: map[string]bool{}}
+	h := newHarness(t, harnessOpts{
+		inbox: Inbox{StableFor: 5 * time.Second, Settle: 30 * time.Second, RescanInterval: 60 * time.Second},
+		taken: taken,
+		setup: func(h *harness) {
+			for i := range 8 {
+				write(t, filepath.Join(h.root, "applicant", fmt.Sprintf("stmt-%d.pdf", i)), []byte{byte(i)}, old)
+			}
+		},
+	})
+	first := h.recv() // "record batch …: no space left on device"
+	h.sync()
+	var again []Batch
+	for range 5 * 60 {
+		h.clk.Advance(time.Second)
+		for _, b := range h.drain() {
+			taken.hold(b) // space freed: this time it is persisted
+			again = append(again, b)
+		}
+	}
+	if len(again) != 1 {
+		t.Fatalf("offered again %d times over 5 rescans, want 1", len(again))
+	}
+	if !reflect.DeepEqual(again[0], first) {
+		t.Errorf("offered again %+v, want %+v", again[0], first)
+	}
+}

@@ -5,6 +5,8 @@
 // read <secret>_file secrets, make paths absolute and then run Validate, so a
 // Config they return is ready to use. Every problem is reported at once, each
 // as a *FieldError naming the file, the line, the dotted key and the fix.
+// LoadWith(path, LoadOptions{SkipSecrets: true}) validates everything but
+// the secrets, which it leaves unread: for `flinkdrop status`.
 package config
 
 import (

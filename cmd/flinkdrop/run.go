@@ -44,8 +44,10 @@ appear after the start wait for the next run.
 
 Exit codes: 0 every session got its report (whatever its outcome), or the
 daemon was stopped; 1 a credential or certificate error (every file left in
-place), --once stopped before every session had its report, another daemon
-holds state_dir, or another failure; 2 bad usage or an invalid config.`,
+place), --once stopped before every session had its report, --once with a
+missing inbox folder, a state_dir, outbox, archive or failed folder that
+cannot be created, another daemon holds state_dir, or another failure; 2 bad
+usage or an invalid config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(g.configPath())

@@ -287,3 +287,13 @@ func TestStatusOfAnUnreadableDatabase(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusHelpListsExitCodes(t *testing.T) {
+	t.Parallel()
+	res := runCLI(context.Background(), "status", "--help")
+	for _, want := range []string{"0 running and healthy", "3 not running", "4 status unknown"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("status --help lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}

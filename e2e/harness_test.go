@@ -60,7 +60,7 @@ func buildAndRun(m *testing.M) int {
 	if filepath.Separator == '\\' {
 		binPath += ".exe"
 	}
-	build := exec.Command("go", "build", "-o", binPath, "./cmd/flinkdrop")
+	build := exec.Command("go", "build", "-tags", "flinkdrop_crashtest", "-o", binPath, "./cmd/flinkdrop")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/flinkdrop: %v\n%s", err, out)

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,11 +18,6 @@ import (
 	"github.com/flinkdrop/flinkdrop/uploader"
 	"github.com/flinkdrop/flinkdrop/watcher"
 )
-
-// crashEnv names the test-only variable that kills the process at a named
-// point of the pipeline: "point" or "point:n" (the n-th time it is reached).
-// The crash tests use it; it has no other use.
-const crashEnv = "FLINKDROP_TEST_CRASH_AT"
 
 // daemon is everything one run of the daemon needs.
 type daemon struct {
@@ -259,37 +251,4 @@ func watcherInboxes(cfg *config.Config) []watcher.Inbox {
 		})
 	}
 	return out
-}
-
-// crashHookFromEnv returns the hook the crash tests ask for through
-// crashEnv, or nil.
-func crashHookFromEnv(getenv func(string) string) func(string) {
-	spec := getenv(crashEnv)
-	if spec == "" {
-		return nil
-	}
-	point, nth := spec, 1
-	if i := strings.LastIndexByte(spec, ':'); i > 0 {
-		if n, err := strconv.Atoi(spec[i+1:]); err == nil && n > 0 {
-			point, nth = spec[:i], n
-		}
-	}
-	var mu sync.Mutex
-	seen := 0
-	return func(p string) {
-		if p != point {
-			return
-		}
-		mu.Lock()
-		seen++
-		hit := seen == nth
-		mu.Unlock()
-		if hit {
-			self, err := os.FindProcess(os.Getpid())
-			if err == nil {
-				_ = self.Kill() // SIGKILL on Unix, TerminateProcess on Windows
-			}
-			select {} // never returns; the kill is on its way
-		}
-	}
 }

@@ -16,31 +16,51 @@ import (
 	"github.com/flinkdrop/flinkdrop/internal/samples"
 )
 
-func TestCrashHookFromEnv(t *testing.T) {
+func TestCrashHook(t *testing.T) {
 	t.Parallel()
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == crashEnv {
-				return v
-			}
-			return ""
+	tests := []struct {
+		spec  string
+		point string
+		nth   int
+	}{
+		{"after-upload", "after-upload", 1},
+		{"after-upload:3", "after-upload", 3},
+		{"store-tx:polling", "store-tx:polling", 1},
+		{"store-tx:polling:2", "store-tx:polling", 2},
+		{"x:0", "x:0", 1},
+	}
+	for _, tt := range tests {
+		point, nth := parseCrashSpec(tt.spec)
+		if point != tt.point || nth != tt.nth {
+			t.Errorf("parseCrashSpec(%q) = %q, %d, want %q, %d", tt.spec, point, nth, tt.point, tt.nth)
 		}
 	}
-	if h := crashHookFromEnv(env("")); h != nil {
-		t.Error("crashHookFromEnv without the variable returned a hook, want nil")
-	}
-	// Points other than the named one, and the named one before its n-th
-	// time, must not kill the test process.
-	h := crashHookFromEnv(env("after-upload:3"))
-	if h == nil {
-		t.Fatal("crashHookFromEnv(after-upload:3) = nil, want a hook")
-	}
-	for _, p := range []string{"before-upload", "after-upload", "done", "after-upload", "after-upload:3"} {
+	kills := 0
+	h := newCrashHook("after-upload", 3, func() { kills++ })
+	for i, p := range []string{"before-upload", "after-upload", "done", "after-upload", "after-upload:3"} {
 		h(p)
+		if kills != 0 {
+			t.Fatalf("killed at call %d (%q), before the third after-upload", i, p)
+		}
 	}
-	h = crashHookFromEnv(env("a:b:2"))
-	h("a:b:1")
-	h("a:b")
+	h("after-upload")
+	if kills != 1 {
+		t.Errorf("kills after the third after-upload = %d, want 1", kills)
+	}
+	h("after-upload")
+	if kills != 1 {
+		t.Errorf("kills after a fourth after-upload = %d, want still 1", kills)
+	}
+}
+
+func TestCrashHookOffInReleaseBuild(t *testing.T) {
+	if crashTagged {
+		t.Skip("built with the flinkdrop_crashtest tag")
+	}
+	h := crashHookFromEnv(func(string) string { return "after-upload" })
+	if h != nil {
+		t.Error("a release build returned a crash hook for " + crashEnv)
+	}
 }
 
 func TestAwaitTasks(t *testing.T) {

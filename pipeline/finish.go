@@ -89,6 +89,29 @@ func (p *Pipeline) writeReport(s store.Session, log zerolog.Logger) (store.Sessi
 	if !ok {
 		return s, fmt.Errorf("inbox %s is no longer configured: add it back to finish this session", s.Inbox)
 	}
+	if s.Times.Reported.IsZero() {
+		// Reported is when the report is written; persisted before the
+		// report is encoded, so a rewrite after a crash writes the same
+		// document and files the session under the same archive date.
+		// An outbox that is not there (an unmounted share) is waited for
+		// first, so the time is not that of the first failed attempt.
+		if fi, err := os.Stat(ib.Outbox); err != nil || !fi.IsDir() {
+			if err == nil {
+				err = errors.New("not a folder")
+			}
+			return s, fmt.Errorf("write report: outbox %s: %w (create the folder or fix inboxes[].outbox)", ib.Outbox, err)
+		}
+		now := p.clk.Now()
+		var err error
+		s, err = p.save(s.ID, func(x *store.Session) {
+			if x.Times.Reported.IsZero() {
+				x.Times.Reported = now
+			}
+		})
+		if err != nil {
+			return s, fmt.Errorf("record report time: %w", err)
+		}
+	}
 	name := reportName(s)
 	id := s.LoginID
 	if id == "" {

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkdrop/flinkdrop/internal/clock"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
 	"github.com/flinkdrop/flinkdrop/uploader"
+	"github.com/flinkdrop/flinkdrop/watcher"
 )
 
 // seed records a two-file session in state taken, as accept would.
@@ -279,5 +281,79 @@ func TestResumeDoneDoesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.inbox, "resume", "a.pdf")); err != nil {
 		t.Errorf("a done session touched its (recorded) files: %v", err)
+	}
+}
+
+// times.reported is when the report is written, not when the outcome was
+// decided: an outbox missing for an hour shows in it. Once persisted it is
+// kept, so a rewrite after a crash writes the same time and archive date.
+func TestReportedIsWhenWritten(t *testing.T) {
+	e := newEnv(t)
+	if err := os.Remove(e.outbox); err != nil {
+		t.Fatal(err)
+	}
+	b := e.batch("late", map[string][]byte{"a.pdf": pdfData})
+	p, clk, quiet := runFake(t, e, []watcher.Batch{b})
+	eventually(t, "polling", func() bool { return p.Snapshot().Counts[store.StatePolling] == 1 })
+	quiet()
+	clk.Advance(30 * time.Second) // the poll: clean; the outbox is missing
+	eventually(t, "the outbox error", func() bool { return strings.Contains(p.Snapshot().LastError.Message, "outbox") })
+	quiet()
+	un, err := e.st.Unfinished()
+	if err != nil || len(un) != 1 {
+		t.Fatalf("unfinished %v (%v), want the one session", un, err)
+	}
+	if !un[0].Times.Reported.IsZero() {
+		t.Errorf("reported %v recorded before any report was written", un[0].Times.Reported)
+	}
+	if err := os.Mkdir(e.outbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	want := clk.Now()
+	eventually(t, "the session done", func() bool { return p.Snapshot().Unfinished == 0 })
+	r := e.reports()["late"]
+	if r.Times.Reported == nil || !r.Times.Reported.Equal(want) {
+		t.Errorf("times.reported %v, want %v (when the report was written; completed %v)", r.Times.Reported, want, r.Times.Completed)
+	}
+}
+
+// A session resumed in reporting keeps the persisted reported time (the
+// report of a crashed write says the same); one without it gets the time of
+// the write, persisted.
+func TestReportedPersistedBeforeWrite(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		reported time.Time // persisted before the restart
+		want     time.Time // in the report and the store after
+	}{
+		{"persisted kept", t0, t0},
+		{"missing set to now", time.Time{}, t0.Add(48 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.opts.Clock = clock.NewFake(t0.Add(48 * time.Hour))
+			s := e.set(e.reporting(), func(x *store.Session) { x.Times.Reported = tt.reported })
+			if err := e.runOnce(e.pipeline()); err != nil {
+				t.Fatal(err)
+			}
+			r := e.reports()["resume"]
+			if r.Times.Reported == nil || !r.Times.Reported.Equal(tt.want) {
+				t.Errorf("times.reported %v, want %v", r.Times.Reported, tt.want)
+			}
+			got, err := e.st.Get(s.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Times.Reported.Equal(tt.want) {
+				t.Errorf("stored reported %v, want %v", got.Times.Reported, tt.want)
+			}
+			day := tt.want.Local().Format("2006-01-02")
+			if _, err := os.Stat(filepath.Join(e.archive, day)); err != nil {
+				t.Errorf("archive date folder %s: %v", day, err)
+			}
+		})
 	}
 }

@@ -128,7 +128,6 @@ func (p *Pipeline) check(s store.Session, log zerolog.Logger) (store.Session, er
 		sessionReason = fmt.Sprintf("%s in total, more than the %s allowed in one session (limits.max_session_mb): split the folder", mb(total), mb(lim.MaxSessionBytes))
 	}
 	return p.save(s.ID, func(x *store.Session) {
-		now := p.clk.Now()
 		ok := 0
 		for i := range x.Files {
 			if infos[i] != nil {
@@ -147,12 +146,10 @@ func (p *Pipeline) check(s store.Session, log zerolog.Logger) (store.Session, er
 		case sessionReason != "":
 			x.State, x.Outcome = store.StateReporting, report.OutcomeRejected
 			x.Error = &store.ErrorInfo{Stage: stageLimits, Message: sessionReason}
-			x.Times.Reported = now
 			log.Warn().Str("reason", sessionReason).Msg("session rejected before upload")
 		case ok == 0:
 			x.State, x.Outcome = store.StateReporting, report.OutcomeRejected
 			x.Error = &store.ErrorInfo{Stage: stageLimits, Message: "every file was rejected by the local checks"}
-			x.Times.Reported = now
 			log.Warn().Msg("every file rejected before upload")
 		default:
 			x.State, x.Attempt = store.StateUploading, 1
@@ -234,7 +231,6 @@ func (p *Pipeline) failWith(s store.Session, log zerolog.Logger, stage string, s
 	log.Error().Str("stage", stage).Int("http_status", status).Str("err", msg).Msg("session failed")
 	return p.save(s.ID, func(x *store.Session) {
 		x.State, x.Outcome, x.Error = store.StateReporting, report.OutcomeFailed, info
-		x.Times.Reported = p.clk.Now()
 	})
 }
 
@@ -407,7 +403,6 @@ func (p *Pipeline) recheck(s store.Session, log zerolog.Logger) (store.Session, 
 					x.Error.HTTPStatus = f.HTTPStatus
 				}
 			}
-			x.Times.Reported = p.clk.Now()
 		})
 	}
 	for _, f := range s.Files {
@@ -499,7 +494,7 @@ func (p *Pipeline) complete(ctx context.Context, s store.Session, log zerolog.Lo
 			x.State, x.NextPollAt = store.StatePolling, now.Add(p.opts.PollInterval)
 			return
 		}
-		x.State, x.Outcome, x.Times.Reported = store.StateReporting, report.OutcomeUploaded, now
+		x.State, x.Outcome = store.StateReporting, report.OutcomeUploaded
 	})
 }
 
@@ -540,7 +535,7 @@ func (p *Pipeline) poll(ctx context.Context, s store.Session, log zerolog.Logger
 				x.RequestID = res.RequestID
 			}
 			x.Fraud = &store.Fraud{SignalCount: res.SignalCount, Documents: res.Documents}
-			x.Times.Analysed, x.Times.Reported = now, now
+			x.Times.Analysed = now
 		})
 	case err == nil || uploader.KindOf(err) == uploader.Transient || uploader.KindOf(err) == uploader.Protocol:
 		switch {
@@ -560,7 +555,7 @@ func (p *Pipeline) poll(ctx context.Context, s store.Session, log zerolog.Logger
 		if !now.Before(deadline) {
 			log.Warn().Dur("timeout", p.opts.FraudTimeout).Msg("fraud analysis not finished in time")
 			return p.save(s.ID, func(x *store.Session) {
-				x.State, x.Outcome, x.Times.Reported = store.StateReporting, report.OutcomeTimedOut, now
+				x.State, x.Outcome = store.StateReporting, report.OutcomeTimedOut
 			})
 		}
 		next := now.Add(p.opts.PollInterval)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -86,7 +87,7 @@ func BenchmarkMoveCopy(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if _, err := m.moveFiles([]MoveItem{{Src: src, Size: int64(len(content))}}, filepath.Join(dir, "out")); err != nil {
+		if _, err := m.moveFiles(context.Background(), []MoveItem{{Src: src, Size: int64(len(content))}}, filepath.Join(dir, "out")); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -58,6 +59,16 @@ func crossDevice(calls *int) mover {
 	}}
 }
 
+// paths runs moveFiles without a deadline and returns the destinations.
+func (m mover) paths(items []MoveItem, destDir string) ([]string, error) {
+	res, err := m.moveFiles(context.Background(), items, destDir)
+	out := make([]string, len(res))
+	for i, r := range res {
+		out[i] = r.Dest
+	}
+	return out, err
+}
+
 func TestMoveFilesRename(t *testing.T) {
 	dir := t.TempDir()
 	a := writeFile(t, filepath.Join(dir, "inbox", "s", "jan.pdf"), "january")
@@ -95,7 +106,7 @@ func TestMoveFilesCrossDevice(t *testing.T) {
 	}
 	dest := filepath.Join(dir, "other-fs", "s__1")
 	var calls int
-	got, err := crossDevice(&calls).moveFiles([]MoveItem{a}, dest)
+	got, err := crossDevice(&calls).paths([]MoveItem{a}, dest)
 	if err != nil {
 		t.Fatalf("moveFiles (cross-device): %v", err)
 	}
@@ -236,7 +247,7 @@ func TestMoveFilesResume(t *testing.T) {
 				if path == "copy" {
 					m = crossDevice(&calls)
 				}
-				got, err := m.moveFiles([]MoveItem{it}, dest)
+				got, err := m.paths([]MoveItem{it}, dest)
 				if tt.wantErr != nil {
 					if !errors.Is(err, tt.wantErr) {
 						t.Fatalf("moveFiles = %q, %v; want error %v", got, err, tt.wantErr)
@@ -285,7 +296,7 @@ func TestMoveFilesRenameError(t *testing.T) {
 		}
 		return os.Rename(oldpath, newpath)
 	}}
-	got, err := m.moveFiles([]MoveItem{a, b}, dest)
+	got, err := m.paths([]MoveItem{a, b}, dest)
 	if !errors.Is(err, boom) {
 		t.Fatalf("moveFiles error = %v, want %v", err, boom)
 	}
@@ -489,5 +500,205 @@ func TestNumberedFile(t *testing.T) {
 		if got := numberedFile(tt.name, tt.n); got != tt.want {
 			t.Errorf("numberedFile(%q, %d) = %q, want %q", tt.name, tt.n, got, tt.want)
 		}
+	}
+}
+
+// rewrite replaces the content of path, keeping or setting its mtime.
+func rewrite(t *testing.T, path, content string, mtime time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verified returns the Verify item for the file at path as it is now.
+func verified(t *testing.T, path, content string) MoveItem {
+	t.Helper()
+	it := writeFile(t, path, content)
+	mtime := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	it.ModTime, it.Verify = mtime, true
+	return it
+}
+
+// A Verify item that is no longer the file taken stays at its source, on
+// both the rename and the copy path, and for DeleteFilesContext.
+func TestMoveAndDeleteVerify(t *testing.T) {
+	later := time.Date(2026, 3, 4, 6, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		change  func(t *testing.T, it MoveItem) // before the move
+		want    string                          // in Changed; "" means moved
+		content string                          // left at the source when changed
+	}{
+		{"unchanged", func(*testing.T, MoveItem) {}, "", ""},
+		{"size", func(t *testing.T, it MoveItem) { rewrite(t, it.Src, "a longer january", it.ModTime) }, "size changed", "a longer january"},
+		{"mtime", func(t *testing.T, it MoveItem) { rewrite(t, it.Src, "JANUARY", later) }, "modification time changed", "JANUARY"},
+		{"content", func(t *testing.T, it MoveItem) { rewrite(t, it.Src, "JANUARY", it.ModTime) }, "SHA-256", "JANUARY"},
+		{"not a file", func(t *testing.T, it MoveItem) {
+			if err := os.Remove(it.Src); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(it.Src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, "regular file", ""},
+	}
+	for _, tt := range tests {
+		for _, how := range []string{"rename", "copy", "delete"} {
+			t.Run(tt.name+"/"+how, func(t *testing.T) {
+				dir := t.TempDir()
+				it := verified(t, filepath.Join(dir, "in", "jan.pdf"), "january")
+				tt.change(t, it)
+				dest := filepath.Join(dir, "out")
+				var res []MoveResult
+				var err error
+				switch how {
+				case "rename":
+					res, err = MoveFilesContext(context.Background(), []MoveItem{it}, dest, Options{})
+				case "copy":
+					var calls int
+					res, err = crossDevice(&calls).moveFiles(context.Background(), []MoveItem{it}, dest)
+				case "delete":
+					res, err = DeleteFilesContext(context.Background(), []MoveItem{it})
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", how, err)
+				}
+				if len(res) != 1 {
+					t.Fatalf("%s returned %d results, want 1", how, len(res))
+				}
+				if !strings.Contains(res[0].Changed, tt.want) || (tt.want == "") != (res[0].Changed == "") {
+					t.Errorf("%s: Changed = %q, want it to say %q", how, res[0].Changed, tt.want)
+				}
+				if tt.want == "" {
+					wantGone(t, it.Src)
+					if how != "delete" {
+						wantContent(t, filepath.Join(dest, "jan.pdf"), "january")
+					}
+					return
+				}
+				if res[0].Dest != "" {
+					t.Errorf("%s: Dest = %q for a file left in place", how, res[0].Dest)
+				}
+				if tt.content != "" {
+					wantContent(t, it.Src, tt.content)
+				} else if _, err := os.Lstat(it.Src); err != nil {
+					t.Errorf("source gone: %v", err)
+				}
+				if how != "delete" {
+					if names := listDir(t, dest); len(names) != 0 {
+						t.Errorf("destination holds %q, want nothing", names)
+					}
+				}
+			})
+		}
+	}
+}
+
+// On the copy path the source is checked again before it is deleted: a
+// file rewritten during the copy (same size and mtime) is caught by the
+// SHA-256 of the bytes copied; one rewritten after the copy stays, and the
+// copy (the content taken) is kept.
+func TestMoveCopyVerifiesSourceBeforeDelete(t *testing.T) {
+	t.Run("during the copy", func(t *testing.T) {
+		dir := t.TempDir()
+		it := verified(t, filepath.Join(dir, "in", "jan.pdf"), "january")
+		m := mover{rename: func(oldpath, newpath string) error {
+			rewrite(t, it.Src, "JANUARY", it.ModTime) // after the check, before the copy
+			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EXDEV}
+		}}
+		dest := filepath.Join(dir, "out")
+		res, err := m.moveFiles(context.Background(), []MoveItem{it}, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 1 || !strings.Contains(res[0].Changed, "SHA-256") || res[0].Dest != "" {
+			t.Errorf("result %+v, want changed (SHA-256), nothing placed", res)
+		}
+		wantContent(t, it.Src, "JANUARY")
+		if names := listDir(t, dest); len(names) != 0 {
+			t.Errorf("destination holds %q, want nothing", names)
+		}
+	})
+	t.Run("after the copy", func(t *testing.T) {
+		dir := t.TempDir()
+		it := verified(t, filepath.Join(dir, "in", "jan.pdf"), "january")
+		var calls int
+		m := crossDevice(&calls)
+		var points []string
+		m.hook = func(p string) {
+			points = append(points, p)
+			rewrite(t, it.Src, "a new january", time.Now())
+		}
+		dest := filepath.Join(dir, "out")
+		res, err := m.moveFiles(context.Background(), []MoveItem{it}, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(points, []string{"move-copied"}) {
+			t.Errorf("hook points %q, want [move-copied]", points)
+		}
+		final := filepath.Join(dest, "jan.pdf")
+		if len(res) != 1 || res[0].Changed == "" || res[0].Dest != final {
+			t.Errorf("result %+v, want changed with the copy kept at %s", res, final)
+		}
+		wantContent(t, final, "january")
+		wantContent(t, it.Src, "a new january")
+	})
+}
+
+// A cancelled ctx stops hashing and copying: the source stays, nothing is
+// left in the destination, and a later call finishes the move.
+func TestMoveFilesContextCancelled(t *testing.T) {
+	big := strings.Repeat("x", 3*copyChunk)
+	tests := []struct {
+		name   string
+		verify bool
+		how    string
+	}{
+		{"copy", false, "copy"},
+		{"verify hash", true, "rename"},
+		{"delete verify hash", true, "delete"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			it := verified(t, filepath.Join(dir, "in", "big.pdf"), big)
+			it.Verify = tt.verify
+			dest := filepath.Join(dir, "out")
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var calls int
+			var err error
+			switch tt.how {
+			case "copy":
+				_, err = crossDevice(&calls).moveFiles(ctx, []MoveItem{it}, dest)
+			case "rename":
+				_, err = MoveFilesContext(ctx, []MoveItem{it}, dest, Options{})
+			case "delete":
+				_, err = DeleteFilesContext(ctx, []MoveItem{it})
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			wantContent(t, it.Src, big)
+			if tt.how == "delete" {
+				return
+			}
+			if names := listDir(t, dest); len(names) != 0 {
+				t.Errorf("destination holds %q after a cancelled move, want nothing", names)
+			}
+			if _, err := crossDevice(&calls).moveFiles(context.Background(), []MoveItem{it}, dest); err != nil {
+				t.Fatalf("move after the cancel: %v", err)
+			}
+			wantContent(t, filepath.Join(dest, "big.pdf"), big)
+			wantGone(t, it.Src)
+		})
 	}
 }

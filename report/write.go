@@ -76,7 +76,14 @@ func Encode(r *Report) ([]byte, error) {
 // The outbox must exist: a missing outbox is more likely an unmounted share
 // than a folder to create. base must be one file-name component (see
 // SessionBase); anything else is ErrUnsafeName.
-func Write(outbox, base string, r *Report) (string, error) {
+//
+// opts is optional (at most one is used): its Hook is called at
+// "report-temp-written".
+func Write(outbox, base string, r *Report, opts ...Options) (string, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if err := checkBase(base); err != nil {
 		return "", fmt.Errorf("report: write %q in outbox %s: %w (build the name with report.SessionBase)", base, outbox, err)
 	}
@@ -100,7 +107,7 @@ func Write(outbox, base string, r *Report) (string, error) {
 	// report that loses its temporary file then finds that report.
 	prefix := tempPrefixFor(base + "\x00" + r.SessionID)
 	for range maxAttempts {
-		final, lost, err := writeOnce(outbox, base, r.SessionID, prefix, data)
+		final, lost, err := writeOnce(outbox, base, r.SessionID, prefix, data, o)
 		if lost {
 			continue
 		}
@@ -123,7 +130,7 @@ const maxAttempts = 10
 // writeOnce writes data to a temporary file and places it at the first free
 // numbered name, or finds the session's report already there. lost reports
 // that the temporary file disappeared before it could be placed.
-func writeOnce(outbox, base, sessionID, prefix string, data []byte) (final string, lost bool, err error) {
+func writeOnce(outbox, base, sessionID, prefix string, data []byte, o Options) (final string, lost bool, err error) {
 	tmp, err := writeTemp(outbox, prefix, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
@@ -139,6 +146,7 @@ func writeOnce(outbox, base, sessionID, prefix string, data []byte) (final strin
 		}
 		return "", false, fmt.Errorf("report: outbox %s: %w%s", outbox, err, hint(err))
 	}
+	o.hook("report-temp-written")
 
 	for n := 1; n <= maxNumbered; n++ {
 		final := filepath.Join(outbox, numberedBase(base, n)+".json")

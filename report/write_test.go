@@ -457,3 +457,28 @@ func TestPlaceWithoutLinks(t *testing.T) {
 		t.Errorf("temporary file: Lstat err = %v, want it gone", err)
 	}
 }
+
+// Write calls its hook once the temporary file is written, before the
+// report has its name; a crash there leaves only a temporary file, which
+// the next Write of the same report removes.
+func TestWriteHook(t *testing.T) {
+	outbox := t.TempDir()
+	var seen []string
+	hook := func(p string) {
+		seen = append(seen, p)
+		names := listDir(t, outbox)
+		if len(names) != 1 || !strings.HasPrefix(names[0], tempPrefix) {
+			t.Errorf("at %s the outbox holds %q, want only the temporary file", p, names)
+		}
+	}
+	path, err := Write(outbox, "s__1", fullReport("sess-1"), Options{Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0] != "report-temp-written" {
+		t.Errorf("hook points %q, want [report-temp-written]", seen)
+	}
+	if got := listDir(t, outbox); len(got) != 1 || got[0] != filepath.Base(path) {
+		t.Errorf("outbox holds %q, want only %s", got, filepath.Base(path))
+	}
+}

@@ -415,3 +415,68 @@ func TestTransientWhileProbingStartsOver(t *testing.T) {
 		t.Errorf("still paused after the credentials got through")
 	}
 }
+
+// A file overwritten under the same name while its session polls is new
+// content that was never sent: it stays in the inbox (neither archived nor
+// deleted), is no longer taken once the session is done, and the report
+// still describes the content uploaded.
+func TestOverwrittenWhilePollingStaysInInbox(t *testing.T) {
+	newer := []byte(strings.Replace(string(pdfData), "statement", "STATEMENT", 1)) // same size
+	tests := []struct {
+		name         string
+		afterSuccess string
+		content      []byte
+		keepMtime    bool
+	}{
+		{"move, bigger", AfterSuccessMove, append(append([]byte{}, pdfData...), "more\n"...), false},
+		{"move, same size and mtime", AfterSuccessMove, newer, true},
+		{"delete, bigger", AfterSuccessDelete, append(append([]byte{}, pdfData...), "more\n"...), false},
+		{"delete, same size and mtime", AfterSuccessDelete, newer, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.opts.Inboxes[0].AfterSuccess = tt.afterSuccess
+			b := e.batch("ow", map[string][]byte{"a.pdf": pdfData, "b.pdf": pdfData})
+			p, clk, quiet := runFake(t, e, []watcher.Batch{b})
+			eventually(t, "polling", func() bool { return p.Snapshot().Counts[store.StatePolling] == 1 })
+			quiet()
+			a := b.Files[0]
+			if err := os.WriteFile(a.Path, tt.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.keepMtime {
+				if err := os.Chtimes(a.Path, a.ModTime, a.ModTime); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clk.Advance(30 * time.Second)
+			eventually(t, "the session done", func() bool { return p.Snapshot().Unfinished == 0 })
+
+			got, err := os.ReadFile(a.Path)
+			if err != nil {
+				t.Fatalf("overwritten a.pdf is gone from the inbox: %v", err)
+			}
+			if string(got) != string(tt.content) {
+				t.Errorf("inbox a.pdf holds %q, want the new content", got)
+			}
+			if p.Taken(a.Path) {
+				t.Errorf("a.pdf still taken after its session is done: it would never become a new session")
+			}
+			for _, f := range filesUnder(t, e.archive) {
+				if filepath.Base(f) == "a.pdf" {
+					t.Errorf("archive holds %s, want the overwritten a.pdf left in the inbox", f)
+				}
+			}
+			if _, err := os.Stat(b.Files[1].Path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("unchanged b.pdf still in the inbox (err %v), want it archived or deleted", err)
+			}
+			r := e.reports()["ow"]
+			for _, f := range r.Files {
+				if f.Status != report.FileUploaded || f.SHA256 != sha(pdfData) {
+					t.Errorf("report file %+v, want uploaded with the content sent", f)
+				}
+			}
+		})
+	}
+}

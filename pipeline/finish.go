@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -117,7 +118,7 @@ func (p *Pipeline) writeReport(s store.Session, log zerolog.Logger) (store.Sessi
 	if id == "" {
 		id = s.ID
 	}
-	path, err := report.Write(ib.Outbox, report.SessionBase(name, id), buildReport(s))
+	path, err := report.Write(ib.Outbox, report.SessionBase(name, id), buildReport(s), report.Options{Hook: p.opts.Hook})
 	if err != nil {
 		return s, fmt.Errorf("write report: %w", err)
 	}
@@ -143,34 +144,41 @@ func (p *Pipeline) writeReport(s store.Session, log zerolog.Logger) (store.Sessi
 
 // moveFiles moves (or deletes) each file to its destination with a copy of
 // the report, removes the marker and the emptied folder, and marks the
-// session done. Every step is safe to repeat.
-func (p *Pipeline) moveFiles(s store.Session, log zerolog.Logger) (store.Session, error) {
+// session done. Every step is safe to repeat. An uploaded file that is no
+// longer as it was sent (overwritten under the same name while the session
+// polled) is new content: it is left in the inbox, where the watcher takes
+// it as a new session once this one is done.
+func (p *Pipeline) moveFiles(ctx context.Context, s store.Session, log zerolog.Logger) (store.Session, error) {
 	used := map[string]bool{}
+	opts := report.Options{Hook: p.opts.Hook, Rename: p.rename}
 	for _, f := range s.Files {
 		uploaded := f.State == store.FileSent && !failedOutcome(s.Outcome)
+		item := report.MoveItem{Src: f.Path, Size: f.Size, SHA256: f.SHA256, ModTime: f.ModTime, Verify: f.State == store.FileSent}
+		var res []report.MoveResult
+		var err error
 		if uploaded && s.DeleteUploaded {
-			if err := report.DeleteFiles([]string{f.Path}); err != nil {
-				return s, err
+			res, err = report.DeleteFilesContext(ctx, []report.MoveItem{item})
+		} else {
+			dest := s.FailedDir
+			if uploaded {
+				dest = s.ArchiveDir
 			}
-			p.hook("after-move-file")
-			continue
-		}
-		dest := s.FailedDir
-		if uploaded {
-			dest = s.ArchiveDir
-		}
-		if dest == "" {
-			return s, fmt.Errorf("no destination recorded for %s", f.Path)
-		}
-		used[dest] = true
-		item := report.MoveItem{Src: f.Path, Size: f.Size, SHA256: f.SHA256}
-		if _, err := report.MoveFiles([]report.MoveItem{item}, dest); err != nil {
-			if !errors.Is(err, report.ErrSourceMissing) {
-				return s, err
+			if dest == "" {
+				return s, fmt.Errorf("no destination recorded for %s", f.Path)
 			}
+			used[dest] = true
+			res, err = report.MoveFilesContext(ctx, []report.MoveItem{item}, dest, opts)
+		}
+		switch {
+		case errors.Is(err, report.ErrSourceMissing):
 			// Removed by someone else after the report was written: there
 			// is nothing left to move; say so rather than retry forever.
 			log.Warn().Str("file", f.Path).Msg("file vanished before it could be moved; the report lists it")
+		case err != nil:
+			return s, err
+		case len(res) == 1 && res[0].Changed != "":
+			log.Warn().Str("file", f.Path).Str("reason", res[0].Changed).Str("archived_copy", res[0].Dest).
+				Msg("file changed after it was sent: left in the inbox as new content (it becomes a new session); the report describes the content sent")
 		}
 		p.hook("after-move-file")
 	}

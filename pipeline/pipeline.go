@@ -87,9 +87,10 @@ type Options struct {
 	Once bool
 	// Hook, when set, is called at named points for crash tests: "taken",
 	// "before-upload", "after-upload", "after-persist-sent",
-	// "before-complete", "after-complete", "after-report",
-	// "after-move-file", "done". Pass the same hook in store.Options to
-	// reach the points inside transactions.
+	// "before-complete", "after-complete", "report-temp-written",
+	// "after-report", "move-copied" (a cross-device copy in place, its
+	// source not yet deleted), "after-move-file", "done". Pass the same
+	// hook in store.Options to reach the points inside transactions.
 	Hook func(point string)
 }
 
@@ -107,6 +108,10 @@ type Pipeline struct {
 	gate  *gate
 	queue *queue
 	sched *scheduler
+
+	// rename replaces os.Rename when files move (nil: os.Rename); tests
+	// set it to take the cross-device copy path.
+	rename func(oldpath, newpath string) error
 
 	running atomic.Bool
 	fatal   chan error

@@ -84,7 +84,7 @@ func TestHookPointsInOrder(t *testing.T) {
 	if err := e.runOnce(p, e.batch("f", map[string][]byte{"a.pdf": pdfData})); err != nil {
 		t.Fatal(err)
 	}
-	want := "taken before-upload after-upload after-persist-sent before-complete after-complete after-report after-move-file done"
+	want := "taken before-upload after-upload after-persist-sent before-complete after-complete report-temp-written after-report after-move-file done"
 	if got := strings.Join(e.hooks, " "); got != want {
 		t.Errorf("hook points:\n got %s\nwant %s", got, want)
 	}

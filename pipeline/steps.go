@@ -56,7 +56,7 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 		case store.StateReporting:
 			next, err = p.writeReport(s, log)
 		case store.StateMoving:
-			next, err = p.moveFiles(s, log)
+			next, err = p.moveFiles(ctx, s, log)
 		case store.StateDone:
 			return
 		default:

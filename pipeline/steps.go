@@ -336,7 +336,7 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 			return p.fail(s, log, stageUpload, err)
 		}
 	}
-	return p.recheck(s, log)
+	return p.recheck(ctx, s, log)
 }
 
 // restat refreshes size and mtime of every file not rejected (after one
@@ -385,7 +385,7 @@ func (p *Pipeline) localUploadError(s store.Session, i int, log zerolog.Logger, 
 
 // recheck runs when every file is sent or rejected: each sent file must be
 // as it was sent (size, mtime, SHA-256) before complete makes it final.
-func (p *Pipeline) recheck(s store.Session, log zerolog.Logger) (store.Session, error) {
+func (p *Pipeline) recheck(ctx context.Context, s store.Session, log zerolog.Logger) (store.Session, error) {
 	sent := 0
 	for _, f := range s.Files {
 		if f.State == store.FileSent {
@@ -409,7 +409,7 @@ func (p *Pipeline) recheck(s store.Session, log zerolog.Logger) (store.Session, 
 		if f.State != store.FileSent {
 			continue
 		}
-		why, err := changed(f)
+		why, err := changed(ctx, f)
 		if err != nil {
 			return s, err
 		}
@@ -424,8 +424,9 @@ func (p *Pipeline) recheck(s store.Session, log zerolog.Logger) (store.Session, 
 }
 
 // changed says how a sent file differs from what was sent ("" if it does
-// not). An error means the file could not be checked now (retry later).
-func changed(f store.File) (string, error) {
+// not). An error means the file could not be checked now (retry later), or
+// ctx is done.
+func changed(ctx context.Context, f store.File) (string, error) {
 	fi, err := os.Stat(f.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.Name + " was " + reasonDeleted, nil
@@ -436,7 +437,7 @@ func changed(f store.File) (string, error) {
 	if fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime) {
 		return fmt.Sprintf("%s changed after it was sent (size or modification time)", f.Name), nil
 	}
-	sum, err := hashFile(f.Path)
+	sum, err := hashFile(ctx, f.Path)
 	if err != nil {
 		return "", fmt.Errorf("re-check %s: %w", f.Path, err)
 	}
@@ -446,17 +447,32 @@ func changed(f store.File) (string, error) {
 	return "", nil
 }
 
-func hashFile(path string) (string, error) {
+// hashChunk is how much hashFile reads between checks of ctx.
+const hashChunk = 1 << 20
+
+// hashFile returns the hex SHA-256 of the file at path. It checks ctx
+// between chunks, so a stop is not held up by a large file on a slow share.
+func hashFile(ctx context.Context, path string) (string, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer fh.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
+	buf := make([]byte, hashChunk)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := fh.Read(buf)
+		h.Write(buf[:n])
+		if errors.Is(err, io.EOF) {
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // complete calls complete for the session's aggregation. It runs right

@@ -50,6 +50,15 @@ func (c crashLayout) options(hook func(string)) Options {
 	}
 }
 
+// rename is how files move in a crash test: across file systems (a copy)
+// for the points on the copy path, else a plain rename.
+func (c crashLayout) rename(point string) func(oldpath, newpath string) error {
+	if point == "move-copied" {
+		return exdev
+	}
+	return nil
+}
+
 // simInfo is what the child needs to reach the simulator, as one string:
 // upload URL|fraud URL|client id|customer id|cert|key|CA|secret file|API key file.
 func simInfo(sim *flinkssim.Sim) string {
@@ -110,6 +119,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.rename = c.rename(point)
 	var batches []watcher.Batch
 	for _, folder := range []string{"one", "two"} {
 		dir := filepath.Join(c.dir("inbox"), folder)
@@ -148,8 +158,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	points := []string{
 		"taken", "store-tx:taken", "before-upload", "after-upload", "store-tx:uploading",
 		"after-persist-sent", "before-complete", "store-tx:completing", "after-complete",
-		"store-tx:polling", "after-report", "store-tx:reporting", "store-tx:moving",
-		"after-move-file", "store-tx:done", "done",
+		"store-tx:polling", "report-temp-written", "after-report", "store-tx:reporting", "store-tx:moving",
+		"move-copied", "after-move-file", "store-tx:done", "done",
 	}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
@@ -200,6 +210,7 @@ func crashAt(t *testing.T, point string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.rename = c.rename(point)
 	// The watcher would find the files not taken again: resend those.
 	ch := make(chan watcher.Batch, 2)
 	for _, folder := range []string{"one", "two"} {

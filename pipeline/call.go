@@ -93,6 +93,24 @@ func (p *Pipeline) transientRetry(ctx context.Context, log zerolog.Logger, err e
 	return p.transientWait(ctx, d)
 }
 
+// transientFailed counts one more transient error for session id since its
+// last successful call and returns the count, the retry number to back off
+// by.
+func (p *Pipeline) transientFailed(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.transients[id]++
+	return p.transients[id]
+}
+
+// callSucceeded resets session id's count of transient errors: the next
+// one waits the backoff's Base again.
+func (p *Pipeline) callSucceeded(id string) {
+	p.mu.Lock()
+	delete(p.transients, id)
+	p.mu.Unlock()
+}
+
 // transientWait sleeps d while counted as retrying a transient error.
 func (p *Pipeline) transientWait(ctx context.Context, d time.Duration) error {
 	p.mu.Lock()

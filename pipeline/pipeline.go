@@ -122,9 +122,13 @@ type Pipeline struct {
 	firstSeen map[string]time.Time // unfinished sessions
 	retries   map[string]int       // local-error retries per session
 	protoSeen map[string]bool      // sessions whose fraud reply was not understood
-	inflight  int
-	retrying  int
-	lastErr   LastError
+	// transients counts each session's transient API errors since its last
+	// successful call: the upload backoff grows with it, and a success
+	// resets it (a restart too, which is fine: it only shortens one wait).
+	transients map[string]int
+	inflight   int
+	retrying   int
+	lastErr    LastError
 }
 
 // LastError is the most recent error worth showing in status.
@@ -185,21 +189,22 @@ func New(st *store.Store, up Uploader, opts Options) (*Pipeline, error) {
 		opts.Limits.Types = DefaultTypes()
 	}
 	p := &Pipeline{
-		st:        st,
-		up:        up,
-		opts:      opts,
-		clk:       opts.Clock,
-		log:       opts.Log.With().Str("component", "pipeline").Logger(),
-		inboxes:   map[string]InboxConfig{},
-		types:     map[string]bool{},
-		gate:      newGate(),
-		queue:     newQueue(),
-		fatal:     make(chan error, 1),
-		idle:      make(chan struct{}, 1),
-		counts:    map[store.State]int{},
-		firstSeen: map[string]time.Time{},
-		retries:   map[string]int{},
-		protoSeen: map[string]bool{},
+		st:         st,
+		up:         up,
+		opts:       opts,
+		clk:        opts.Clock,
+		log:        opts.Log.With().Str("component", "pipeline").Logger(),
+		inboxes:    map[string]InboxConfig{},
+		types:      map[string]bool{},
+		gate:       newGate(),
+		queue:      newQueue(),
+		fatal:      make(chan error, 1),
+		idle:       make(chan struct{}, 1),
+		counts:     map[store.State]int{},
+		firstSeen:  map[string]time.Time{},
+		retries:    map[string]int{},
+		protoSeen:  map[string]bool{},
+		transients: map[string]int{},
 	}
 	p.sched = newScheduler(p.clk, p.queue)
 	for _, t := range opts.Limits.Types {
@@ -490,6 +495,7 @@ func (p *Pipeline) save(id string, fn func(*store.Session)) (store.Session, erro
 			delete(p.firstSeen, id)
 			delete(p.retries, id)
 			delete(p.protoSeen, id)
+			delete(p.transients, id)
 		}
 		p.mu.Unlock()
 		if s.State == store.StateDone {

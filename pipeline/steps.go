@@ -263,7 +263,7 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 		f := s.Files[i]
 		p.hook("before-upload")
 		var res uploader.UploadResult
-		for tries := 1; ; tries++ {
+		for {
 			err = p.call(ctx, log, false, func(ctx context.Context) error {
 				var err error
 				res, err = p.up.Upload(ctx, uploader.UploadRequest{
@@ -278,7 +278,7 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 			// Nothing in doubt: the server never took the file, or no
 			// aggregation exists yet (a retry starts a new one). The file
 			// stays "sending": a crash now still means a fresh aggregation.
-			if p.transientRetry(ctx, log, err, tries) != nil {
+			if p.transientRetry(ctx, log, err, p.transientFailed(s.ID)) != nil {
 				return s, errStop
 			}
 		}
@@ -287,6 +287,7 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 		}
 		p.hook("after-upload")
 		if err == nil {
+			p.callSucceeded(s.ID)
 			if s.AggregationID != "" && res.AggregationID != s.AggregationID {
 				return p.fail(s, log, stageUpload, fmt.Errorf("upload of %s: reply AggregationId %q differs from %q", f.Name, res.AggregationID, s.AggregationID))
 			}
@@ -325,8 +326,11 @@ func (p *Pipeline) upload(ctx context.Context, s store.Session, log zerolog.Logg
 			}
 		case uploader.Transient:
 			// The upload may have reached the aggregation: start over on a
-			// fresh one, after a wait that grows with each fresh start.
-			if p.transientRetry(ctx, log, err, s.Attempt) != nil {
+			// fresh one, after a wait that grows with the session's
+			// transient errors since its last successful call (not with
+			// s.Attempt, which only grows: a session that had met a few
+			// errors over its life would wait minutes after one 503).
+			if p.transientRetry(ctx, log, err, p.transientFailed(s.ID)) != nil {
 				return s, errStop
 			}
 			return p.restart(s, log, "upload of "+f.Name+" in doubt after a transient error", nil)
@@ -491,6 +495,9 @@ func (p *Pipeline) complete(ctx context.Context, s store.Session, log zerolog.Lo
 		return s, errStop
 	}
 	p.hook("after-complete")
+	if err == nil {
+		p.callSucceeded(s.ID)
+	}
 	if err == nil && res.LoginID == "" {
 		err = fmt.Errorf("complete of aggregation %s: reply has no Login.Id", s.AggregationID)
 	}
@@ -531,6 +538,9 @@ func (p *Pipeline) poll(ctx context.Context, s store.Session, log zerolog.Logger
 	})
 	if errors.Is(err, errStop) {
 		return s, errStop
+	}
+	if err == nil {
+		p.callSucceeded(s.ID)
 	}
 	now = p.clk.Now()
 	switch {

@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/report"
+	"github.com/flinkdrop/flinkdrop/uploader"
+)
+
+// syncBuffer is a log sink safe for the workers' concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// transientWaits returns the retry_in of every "transient error: retrying"
+// line in the JSON log.
+func transientWaits(t *testing.T, log string) []time.Duration {
+	t.Helper()
+	var out []time.Duration
+	sc := bufio.NewScanner(bytes.NewReader([]byte(log)))
+	for sc.Scan() {
+		var line struct {
+			Message string  `json:"message"`
+			RetryIn float64 `json:"retry_in"` // zerolog's default: milliseconds
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if line.Message == "transient error: retrying" {
+			out = append(out, time.Duration(line.RetryIn*float64(time.Millisecond)))
+		}
+	}
+	return out
+}
+
+// The wait after a transient upload error grows with the session's
+// transient errors since its last successful call, not with its attempts:
+// after a success the next error waits Base again. Retry-After is honoured
+// when longer than the backoff.
+func TestTransientBackoffResetsAfterSuccess(t *testing.T) {
+	e := newEnv(t)
+	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	logs := &syncBuffer{}
+	e.opts.Clock = clk
+	e.opts.Workers = 1
+	e.opts.Log = zerolog.New(logs).Level(zerolog.DebugLevel)
+	e.opts.Backoff = uploader.Backoff{Base: time.Second, Max: time.Minute, Jitter: 1, Rand: func() float64 { return 0 }}
+	unavailable := &uploader.Error{Kind: uploader.Transient, Op: "upload", HTTPStatus: 503, Message: "unavailable"}
+	e.up.setOnUpload(func(n int, r uploader.UploadRequest) error {
+		switch n {
+		case 2, 3: // b on agg-1 in doubt, then a on agg-2: two in a row
+			return unavailable
+		case 5: // b, after a's success: Retry-After longer than Base
+			return &uploader.Error{Kind: uploader.Transient, Op: "upload", HTTPStatus: 503, RetryAfter: 7 * time.Second}
+		case 7: // b, after a's success again
+			return unavailable
+		}
+		return nil
+	})
+	b := e.batch("bo", map[string][]byte{"a.pdf": pdfData, "b.pdf": pdfData})
+	p := e.pipeline()
+
+	// Move the clock past any retry wait (at most Max) while one is armed.
+	ctx, cancel := context.WithCancel(context.Background())
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		for ctx.Err() == nil {
+			if p.Snapshot().RetryingTransient > 0 {
+				clk.Advance(time.Minute)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	err := e.runOnce(p, b)
+	cancel()
+	<-driven
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got := transientWaits(t, logs.String())
+	want := []time.Duration{time.Second, 2 * time.Second, 7 * time.Second, time.Second}
+	if len(got) != len(want) {
+		t.Fatalf("transient waits %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("transient wait %d = %v, want %v (all: %v)", i+1, got[i], want[i], got)
+		}
+	}
+	r := e.reports()["bo"]
+	if r.Outcome != report.OutcomeUploaded {
+		t.Fatalf("outcome %q (%+v), want uploaded", r.Outcome, r.Error)
+	}
+	if done := e.up.completed(); len(done) != 1 || len(done[r.AggregationID]) != 2 {
+		t.Errorf("completed aggregations %v, want one holding each file once", done)
+	}
+	p.mu.Lock()
+	left := len(p.transients)
+	p.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d sessions still counted in transients after every session is done, want 0", left)
+	}
+}

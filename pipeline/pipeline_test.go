@@ -99,6 +99,7 @@ func TestLimits(t *testing.T) {
 		wantOutcome string
 		wantStatus  map[string]string // file → status
 		wantReason  map[string]string // file → part of the reason
+		wantError   string            // part of the session's error message
 	}{
 		{
 			name:        "wrong type, disguised png, empty, too big",
@@ -107,6 +108,14 @@ func TestLimits(t *testing.T) {
 			wantOutcome: report.OutcomeUploaded,
 			wantStatus:  map[string]string{"ok.pdf": "uploaded", "x.docx": "rejected", "png.pdf": "rejected", "empty.pdf": "rejected", "big.pdf": "rejected"},
 			wantReason:  map[string]string{"x.docx": "not accepted", "png.pdf": "it is a PNG file", "empty.pdf": "empty", "big.pdf": "limits.max_file_mb"},
+		},
+		{
+			name:        "file one byte over the limit: exact bytes",
+			limits:      Limits{MaxFileBytes: int64(len(pdfData)) + 100},
+			files:       map[string][]byte{"ok.pdf": pdfData, "big.pdf": big[:len(pdfData)+101]},
+			wantOutcome: report.OutcomeUploaded,
+			wantStatus:  map[string]string{"ok.pdf": "uploaded", "big.pdf": "rejected"},
+			wantReason:  map[string]string{"big.pdf": fmt.Sprintf("%d bytes, more than the %d allowed per file (limits.max_file_mb)", len(pdfData)+101, len(pdfData)+100)},
 		},
 		{
 			name:        "too many files",
@@ -120,6 +129,7 @@ func TestLimits(t *testing.T) {
 			files:       map[string][]byte{"a.pdf": big[:900], "b.pdf": big[:900]},
 			wantOutcome: report.OutcomeRejected,
 			wantStatus:  map[string]string{"a.pdf": "rejected", "b.pdf": "rejected"},
+			wantError:   "1800 bytes in total, more than the 1500 allowed in one session (limits.max_session_mb)",
 		},
 		{
 			name:        "every file rejected",
@@ -159,6 +169,9 @@ func TestLimits(t *testing.T) {
 				if !strings.Contains(where, "/"+f.Name) {
 					t.Errorf("file %s (%s) not in its destination", f.Name, f.Status)
 				}
+			}
+			if tt.wantError != "" && (r.Error == nil || !strings.Contains(r.Error.Message, tt.wantError)) {
+				t.Errorf("session error %+v, want a message containing %q", r.Error, tt.wantError)
 			}
 			if tt.wantOutcome == report.OutcomeRejected {
 				if r.Error == nil || r.Error.Message == "" {
@@ -237,6 +250,27 @@ func TestNewRejectsIncompleteInbox(t *testing.T) {
 		opts.Inboxes = []InboxConfig{tt.ib}
 		if _, err := New(e.st, e.up, opts); err == nil {
 			t.Errorf("New(%s) = nil error, want one", tt.name)
+		}
+	}
+}
+
+// A size and its limit that round to the same MB figure are shown in exact
+// bytes; otherwise both in MB.
+func TestOverLimit(t *testing.T) {
+	tests := []struct {
+		n, limit             int64
+		wantGot, wantAllowed string
+	}{
+		{18<<20 + 1, 18 << 20, "18874369 bytes", "18874368"},
+		{18<<20 + 60_000, 18 << 20, "18.1 MB", "18.0 MB"},
+		{19 << 20, 18 << 20, "19.0 MB", "18.0 MB"},
+		{180<<20 + 1, 180 << 20, "188743681 bytes", "188743680"},
+		{200 << 20, 180 << 20, "200.0 MB", "180.0 MB"},
+	}
+	for _, tt := range tests {
+		got, allowed := overLimit(tt.n, tt.limit)
+		if got != tt.wantGot || allowed != tt.wantAllowed {
+			t.Errorf("overLimit(%d, %d) = %q, %q, want %q, %q", tt.n, tt.limit, got, allowed, tt.wantGot, tt.wantAllowed)
 		}
 	}
 }

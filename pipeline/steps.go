@@ -125,7 +125,8 @@ func (p *Pipeline) check(s store.Session, log zerolog.Logger) (store.Session, er
 	case len(s.Files) > lim.MaxFiles:
 		sessionReason = fmt.Sprintf("%d files, more than the %d allowed in one session (limits.max_files_per_session): split the folder", len(s.Files), lim.MaxFiles)
 	case total > lim.MaxSessionBytes:
-		sessionReason = fmt.Sprintf("%s in total, more than the %s allowed in one session (limits.max_session_mb): split the folder", mb(total), mb(lim.MaxSessionBytes))
+		got, allowed := overLimit(total, lim.MaxSessionBytes)
+		sessionReason = fmt.Sprintf("%s in total, more than the %s allowed in one session (limits.max_session_mb): split the folder", got, allowed)
 	}
 	return p.save(s.ID, func(x *store.Session) {
 		ok := 0
@@ -159,6 +160,17 @@ func (p *Pipeline) check(s store.Session, log zerolog.Logger) (store.Session, er
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
 
+// overLimit returns size n and its limit as a message shows them: in MB,
+// or in exact bytes when both round to the same MB figure ("18874369
+// bytes" and "18874368", never "18.0 MB, more than the 18.0 MB allowed").
+func overLimit(n, limit int64) (got, allowed string) {
+	got, allowed = mb(n), mb(limit)
+	if got == allowed {
+		return fmt.Sprintf("%d bytes", n), fmt.Sprintf("%d", limit)
+	}
+	return got, allowed
+}
+
 // checkFile returns why a file cannot be uploaded, "" when it can.
 func (p *Pipeline) checkFile(f store.File, fi fs.FileInfo, statErr error) string {
 	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(f.Name), "."))
@@ -172,7 +184,8 @@ func (p *Pipeline) checkFile(f store.File, fi fs.FileInfo, statErr error) string
 	case fi.Size() == 0:
 		return "empty file"
 	case fi.Size() > p.opts.Limits.MaxFileBytes:
-		return fmt.Sprintf("%s, more than the %s allowed per file (limits.max_file_mb)", mb(fi.Size()), mb(p.opts.Limits.MaxFileBytes))
+		got, allowed := overLimit(fi.Size(), p.opts.Limits.MaxFileBytes)
+		return fmt.Sprintf("%s, more than the %s allowed per file (limits.max_file_mb)", got, allowed)
 	}
 	fh, err := os.Open(f.Path)
 	if err != nil {

@@ -185,7 +185,10 @@ func filesUnder(t *testing.T, dir string) []string {
 // eventually polls cond until it holds, failing the test after a deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// A failure bound, not a timing assertion: under -race with every
+	// package's tests running at once, 1,000 sessions of fsynced
+	// transactions take tens of seconds on two cores.
+	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

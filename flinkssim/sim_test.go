@@ -24,6 +24,7 @@ import (
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -662,13 +663,13 @@ func TestCertsReused(t *testing.T) {
 	s1 := startSim(t, Options{Dir: dir})
 	c1 := s1.Certs()
 	_, secret1, key1, _ := s1.Credentials()
-	ca1 := readFile(t, c1.CAFile)
+	ca1 := testutil.ReadFile(t, c1.CAFile)
 	s1.Close()
 
 	s2 := startSim(t, Options{Dir: dir})
 	c2 := s2.Certs()
 	_, secret2, key2, _ := s2.Credentials()
-	if c1 != c2 || !bytes.Equal(ca1, readFile(t, c2.CAFile)) || secret1 != secret2 || key1 != key2 {
+	if c1 != c2 || !bytes.Equal(ca1, testutil.ReadFile(t, c2.CAFile)) || secret1 != secret2 || key1 != key2 {
 		t.Errorf("second Start on the same folder made new certificates or credentials")
 	}
 	// The old client certificate still works against the new server.
@@ -694,7 +695,7 @@ func TestCertsReused(t *testing.T) {
 	}
 
 	// The PFX holds the client certificate under the password.
-	priv, cert, chain, err := pkcs12.DecodeChain(readFile(t, c2.ClientPFXFile), c2.PFXPassword)
+	priv, cert, chain, err := pkcs12.DecodeChain(testutil.ReadFile(t, c2.ClientPFXFile), c2.PFXPassword)
 	if err != nil || priv == nil {
 		t.Fatalf("decode the PFX: %v", err)
 	}
@@ -704,7 +705,7 @@ func TestCertsReused(t *testing.T) {
 	if cert.Subject.CommonName != "sim-client" {
 		t.Errorf("PFX certificate CN = %q, want sim-client", cert.Subject.CommonName)
 	}
-	if _, _, _, err := pkcs12.DecodeChain(readFile(t, c2.ClientPFXFile), "wrong"); err == nil {
+	if _, _, _, err := pkcs12.DecodeChain(testutil.ReadFile(t, c2.ClientPFXFile), "wrong"); err == nil {
 		t.Error("the PFX opened with a wrong password")
 	}
 	s2.Close()
@@ -714,7 +715,7 @@ func TestCertsReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3 := startSim(t, Options{Dir: dir})
-	if bytes.Equal(ca1, readFile(t, s3.Certs().CAFile)) {
+	if bytes.Equal(ca1, testutil.ReadFile(t, s3.Certs().CAFile)) {
 		t.Error("a broken server certificate did not make a new set")
 	}
 	getToken(t, s3, mtlsClient(t, s3))
@@ -727,10 +728,10 @@ func TestGivenCredentials(t *testing.T) {
 		t.Fatalf("Credentials() = %q %q %q %q", id, secret, key, customer)
 	}
 	secretFile, keyFile := s.CredentialFiles()
-	if got := string(readFile(t, secretFile)); got != secret {
+	if got := string(testutil.ReadFile(t, secretFile)); got != secret {
 		t.Errorf("secret file = %q, want %q", got, secret)
 	}
-	if got := string(readFile(t, keyFile)); got != key {
+	if got := string(testutil.ReadFile(t, keyFile)); got != key {
 		t.Errorf("API key file = %q, want %q", got, key)
 	}
 	cl := mtlsClient(t, s)
@@ -860,7 +861,7 @@ func TestConfigYAML(t *testing.T) {
 
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Options{Dir: t.TempDir()}, &out) }()
 	deadline := time.Now().Add(20 * time.Second)
@@ -911,32 +912,6 @@ func TestTempDirRemoved(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func readFile(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestResetOverHTTP2(t *testing.T) {
 	s := startSim(t, Options{})
 	cl := mtlsClient(t, s)
@@ -966,7 +941,7 @@ func TestResetOverHTTP2(t *testing.T) {
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf testutil.SyncBuffer
 	dir := t.TempDir()
 	s, err := Start(Options{Dir: dir, Log: zerolog.New(&logBuf).Level(zerolog.DebugLevel)})
 	if err != nil {

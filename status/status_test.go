@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 func TestWriteReadRoundTrip(t *testing.T) {
@@ -85,7 +86,7 @@ func TestWriterKeepsFileCurrent(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	clk.BlockUntil(1)
 	clk.Advance(time.Second)
-	waitFor(t, func() bool { s, err := Read(path); return err == nil && s.Counts["n"] >= 2 })
+	testutil.WaitFor(t, 10*time.Second, "a second status write", func() bool { s, err := Read(path); return err == nil && s.Counts["n"] >= 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -93,16 +94,5 @@ func TestWriterKeepsFileCurrent(t *testing.T) {
 	s, _ := Read(path)
 	if s.Counts["n"] < 3 || !s.UpdatedAt.Equal(clk.Now()) {
 		t.Errorf("after stop: counts %v updated %v, want a final write at %v", s.Counts, s.UpdatedAt, clk.Now())
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flinkdrop/flinkdrop/internal/secret"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // testStart is the fake clock's start; the test certificates are valid
@@ -68,7 +68,7 @@ func newTestCA(t testing.TB, dir, name string) *testCA {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, name+"-ca.pem")
-	writeFile(t, file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	testutil.WriteFile(t, file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	return &testCA{cert: cert, key: key, file: file}
 }
 
@@ -117,16 +117,9 @@ func (ca *testCA) issue(t testing.TB, dir string, o leafOpts) (certFile, keyFile
 	}
 	certFile = filepath.Join(dir, o.cn+".crt")
 	keyFile = filepath.Join(dir, o.cn+".key")
-	writeFile(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	testutil.WriteFile(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	testutil.WriteFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	return certFile, keyFile
-}
-
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // pki is the certificates of one test: the CA the server trusts, a client
@@ -487,20 +480,8 @@ func newTestClient(t testing.TB, f *fakeFlinks, adjust func(*Options)) *Client {
 func tempFile(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
-	writeFile(t, p, data)
+	testutil.WriteFile(t, p, data)
 	return p
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func wantKind(t testing.TB, what string, err error, want Kind) {

@@ -15,6 +15,7 @@ import (
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/clock"
 	"github.com/flinkdrop/flinkdrop/internal/secret"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // startSim starts the simulator for one test.
@@ -68,7 +69,7 @@ func pdfFile(t testing.TB, dir, name string, size int) (string, []byte) {
 	_, _ = rand.Read(data)
 	copy(data, "%PDF-1.7\n")
 	p := filepath.Join(dir, name)
-	writeFile(t, p, data)
+	testutil.WriteFile(t, p, data)
 	return p, data
 }
 
@@ -80,7 +81,7 @@ func TestSimFullSession(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			sim := startSim(t, flinkssim.Options{})
-			var logs syncBuffer
+			var logs testutil.SyncBuffer
 			c := newSimClient(t, sim, func(o *Options) {
 				o.Log = zerolog.New(&logs).Level(zerolog.TraceLevel)
 				if pfx {

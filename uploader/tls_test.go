@@ -1,7 +1,6 @@
 package uploader
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/internal/clock"
 	"github.com/flinkdrop/flinkdrop/internal/secret"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // makePFX exports certFile+keyFile exactly as the Flinks guide shows, with
@@ -62,11 +61,11 @@ func TestLoadCertificateErrors(t *testing.T) {
 	p := newPKI(t)
 	dir := p.dir
 	garbage := filepath.Join(dir, "garbage.txt")
-	writeFile(t, garbage, []byte("this is not a certificate\n"))
+	testutil.WriteFile(t, garbage, []byte("this is not a certificate\n"))
 	expiredCert, expiredKey := p.ca.issue(t, dir, leafOpts{cn: "expired", notBefore: testStart.Add(-48 * time.Hour), notAfter: testStart.Add(-time.Hour)})
 	futureCert, futureKey := p.ca.issue(t, dir, leafOpts{cn: "future", notBefore: testStart.Add(time.Hour), notAfter: testStart.Add(48 * time.Hour)})
 	csr := filepath.Join(dir, "client.csr")
-	writeFile(t, csr, makeCSR(t))
+	testutil.WriteFile(t, csr, makeCSR(t))
 	pfx := makePFX(t, dir, p.clientCert, p.clientKey, "xyz")
 	missing := filepath.Join(dir, "missing.crt")
 
@@ -210,7 +209,7 @@ func TestCertificateReload(t *testing.T) {
 	copyFile(t, f.pki.clientCert, certFile)
 	copyFile(t, f.pki.clientKey, keyFile)
 	clk := clock.NewFake(testStart)
-	var logBuf syncBuffer
+	var logBuf testutil.SyncBuffer
 	c := newTestClient(t, f, func(o *Options) {
 		o.Clock = clk
 		o.TLS.CertFile, o.TLS.KeyFile = certFile, keyFile
@@ -249,7 +248,7 @@ func TestCertificateReload(t *testing.T) {
 	}
 
 	// A broken renewal keeps the previous certificate and is logged once.
-	writeFile(t, keyFile, []byte("half-written"))
+	testutil.WriteFile(t, keyFile, []byte("half-written"))
 	touch(t, testStart.Add(2*time.Minute), keyFile)
 	for range 3 {
 		clk.Advance(reloadCheckEvery + time.Second)
@@ -268,7 +267,7 @@ func copyFile(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, to, data)
+	testutil.WriteFile(t, to, data)
 }
 
 func touch(t *testing.T, when time.Time, paths ...string) {
@@ -278,24 +277,6 @@ func touch(t *testing.T, when time.Time, paths ...string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLoadCertificateOpenSSL3Fixture loads a PFX made on OpenSSL 3.0 with the

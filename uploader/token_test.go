@@ -14,6 +14,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/internal/clock"
 	"github.com/flinkdrop/flinkdrop/internal/secret"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 func TestTokenRequestWireFormat(t *testing.T) {
@@ -235,7 +236,7 @@ func TestOneTokenForConcurrentUploads(t *testing.T) {
 		}()
 	}
 	started.Wait()
-	waitFor(t, "the token request to arrive", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the token request to arrive", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return len(f.peerCNs) > 0
@@ -334,7 +335,7 @@ func TestTokenWaitersHonourContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Token(ctx) }()
-	waitFor(t, "the token request", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the token request", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return len(f.peerCNs) > 0

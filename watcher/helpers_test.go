@@ -1,13 +1,11 @@
 package watcher
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // recvTimeout bounds every wait for a batch; it is a deadline for a
@@ -29,7 +28,7 @@ type harness struct {
 	root string
 	out  chan Batch
 	done chan error
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 }
 
 type harnessOpts struct {
@@ -51,7 +50,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		root: o.inbox.Path,
 		out:  make(chan Batch),
 		done: make(chan error, 1),
-		logs: &syncBuffer{},
+		logs: &testutil.SyncBuffer{},
 	}
 	if h.root == "" {
 		h.root = t.TempDir()
@@ -243,22 +242,4 @@ func (s *takenSet) Taken(path string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.paths[path]
-}
-
-// syncBuffer is a log sink safe for the watcher's goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) count(substr string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), substr)
 }

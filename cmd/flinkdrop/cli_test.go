@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // ourCommands are the commands flinkdrop defines ("" is the root), not
@@ -127,7 +129,7 @@ func TestDemoOnce(t *testing.T) {
 	if got := len(readReports(t, filepath.Join(dir, "outbox"))); got != 2*len(demoSamples) {
 		t.Errorf("after a second demo the outbox holds %d reports, want %d", got, 2*len(demoSamples))
 	}
-	if left := listFiles(t, filepath.Join(dir, "inbox")); len(left) != 0 {
+	if left := testutil.ListFiles(t, filepath.Join(dir, "inbox")); len(left) != 0 {
 		t.Errorf("second demo left %v in the inbox", left)
 	}
 }
@@ -136,7 +138,7 @@ func TestSimCommandPrintsAWorkingSetup(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	sim := startCLI(t, "sim", "--dir", dir, "--addr", "127.0.0.1:0", "--fraud-addr", "127.0.0.1:0")
-	waitFor(t, 20*time.Second, "the simulator to print its config", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the simulator to print its config", func() bool {
 		if sim.exited() {
 			t.Fatalf("sim stopped early: %v", sim.stop(t))
 		}

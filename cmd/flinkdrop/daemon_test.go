@@ -14,6 +14,7 @@ import (
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/clock"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 func TestCrashHook(t *testing.T) {
@@ -128,11 +129,11 @@ func TestDaemonStopIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFiles(t, ws.inbox, map[string][]byte{"applicant-3/jan.pdf": samples.PDF("January")})
+	testutil.WriteFiles(t, ws.inbox, map[string][]byte{"applicant-3/jan.pdf": samples.PDF("January")})
 	reached, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { close(release) })
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	d := &daemon{cfg: cfg, clock: clock.Real(), log: zerolog.New(&logs), startedAt: time.Now(),
 		stopWait: 200 * time.Millisecond,
 		hook: func(point string) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 )
 
@@ -39,7 +40,7 @@ func TestRunOnceEndToEnd(t *testing.T) {
 	sim := startSim(t, flinkssim.Options{})
 	ws := newWorkspace(t)
 	cfg := writeConfig(t, sim, ws, testConfig{})
-	writeFiles(t, ws.inbox, e2eInbox())
+	testutil.WriteFiles(t, ws.inbox, e2eInbox())
 
 	res := runCLI(context.Background(), "run", "--once", "--config", cfg)
 	if res.code != exitOK {
@@ -117,7 +118,7 @@ func TestRunOnceEndToEnd(t *testing.T) {
 
 	// Every file taken is in the archive or in failed/, next to a copy of
 	// its report; the inbox holds only what is ignored.
-	archived := listFiles(t, ws.archive)
+	archived := testutil.ListFiles(t, ws.archive)
 	for _, name := range []string{"root-statement.pdf", "jan.pdf", "feb.png", "fraud-altered.pdf", "page-2.jpg", "march.tiff", "april.pdf"} {
 		if !slices.ContainsFunc(archived, func(p string) bool { return filepath.Base(filepath.FromSlash(p)) == name }) {
 			t.Errorf("%s is not in the archive; archive holds %v", name, archived)
@@ -126,12 +127,12 @@ func TestRunOnceEndToEnd(t *testing.T) {
 	if n := countSuffix(archived, ".json"); n != 5 {
 		t.Errorf("the archive holds %d report copies, want 5: %v", n, archived)
 	}
-	failed := listFiles(t, ws.failed)
+	failed := testutil.ListFiles(t, ws.failed)
 	if !slices.ContainsFunc(failed, func(p string) bool { return strings.HasSuffix(p, "/not-really-a.pdf") }) ||
 		countSuffix(failed, ".json") != 1 {
 		t.Errorf("failed/ holds %v, want the rejected file and a copy of its session's report", failed)
 	}
-	left := listFiles(t, ws.inbox)
+	left := testutil.ListFiles(t, ws.inbox)
 	sort.Strings(left)
 	wantLeft := []string{"applicant-3/.hidden-scan.pdf", "applicant-3/nested/Thumbs.db", "applicant-3/scan-in-flight.tmp"}
 	if !slices.Equal(left, wantLeft) {
@@ -175,7 +176,7 @@ func TestRunOnceStopsOnRefusedCredentials(t *testing.T) {
 	ws := newWorkspace(t)
 	cfg := writeConfig(t, sim, ws, testConfig{clientSecret: "not-the-secret"})
 	files := map[string][]byte{"applicant-5/jan.pdf": samples.PDF("January"), "root.pdf": samples.PDF("root")}
-	writeFiles(t, ws.inbox, files)
+	testutil.WriteFiles(t, ws.inbox, files)
 
 	res := runCLI(context.Background(), "run", "--once", "--config", cfg)
 	if res.code != exitFailure {

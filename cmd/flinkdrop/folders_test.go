@@ -10,6 +10,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // TestRunOnceCreatesOutputFolders: outbox, archive, failed and state_dir
@@ -27,7 +28,7 @@ func TestRunOnceCreatesOutputFolders(t *testing.T) {
 	outbox := filepath.Join(ws.root, "out", "reports")
 	state := filepath.Join(ws.root, "var", "state")
 	cfg := writeConfig(t, sim, ws, testConfig{outbox: outbox, state: state})
-	writeFiles(t, ws.inbox, map[string][]byte{"applicant-1/jan.pdf": samples.PDF("January")})
+	testutil.WriteFiles(t, ws.inbox, map[string][]byte{"applicant-1/jan.pdf": samples.PDF("January")})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -113,8 +114,8 @@ func TestDaemonWaitsForAMissingInbox(t *testing.T) {
 	if !strings.Contains(daemon.errOut.String(), "inboxes[0].path") {
 		t.Errorf("the daemon did not log the missing inbox naming inboxes[0].path\n%s", daemon.errOut.String())
 	}
-	writeFiles(t, ws.inbox, map[string][]byte{"applicant-2/jan.pdf": samples.PDF("January")})
-	waitFor(t, 30*time.Second, "the report of the inbox that appeared", func() bool {
+	testutil.WriteFiles(t, ws.inbox, map[string][]byte{"applicant-2/jan.pdf": samples.PDF("January")})
+	testutil.WaitFor(t, 30*time.Second, "the report of the inbox that appeared", func() bool {
 		if daemon.exited() {
 			t.Fatalf("the daemon stopped: %v", daemon.stop(t))
 		}

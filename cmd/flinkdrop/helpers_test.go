@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,13 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 )
 
@@ -35,28 +34,9 @@ func (r cliResult) String() string {
 	return fmt.Sprintf("exit %d\n--- stdout:\n%s\n--- stderr:\n%s", r.code, r.stdout, r.stderr)
 }
 
-// syncBuffer is a bytes.Buffer safe for a daemon goroutine writing while a
-// test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runCLI runs the whole program in-process with args.
 func runCLI(ctx context.Context, args ...string) cliResult {
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	code := run(ctx, args, strings.NewReader(""), &out, &errOut)
 	return cliResult{code: code, stdout: out.String(), stderr: errOut.String()}
 }
@@ -66,8 +46,8 @@ type bgRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	code   int
-	out    syncBuffer
-	errOut syncBuffer
+	out    testutil.SyncBuffer
+	errOut testutil.SyncBuffer
 }
 
 // startCLI runs the program in a goroutine; stop cancels it and waits.
@@ -103,18 +83,6 @@ func (b *bgRun) exited() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -236,20 +204,6 @@ func writeConfig(t *testing.T, sim *flinkssim.Sim, ws workspace, c testConfig) s
 	return path
 }
 
-// writeFiles writes files (slash paths under dir) and their parents.
-func writeFiles(t *testing.T, dir string, files map[string][]byte) {
-	t.Helper()
-	for name, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // readReports reads and validates every report in outbox, by file name.
 func readReports(t *testing.T, outbox string) map[string]report.Report {
 	t.Helper()
@@ -274,27 +228,6 @@ func readReports(t *testing.T, outbox string) map[string]report.Report {
 			t.Fatalf("report %s: %v", e.Name(), err)
 		}
 		out[e.Name()] = r
-	}
-	return out
-}
-
-// listFiles returns every regular file under dir, as slash paths relative
-// to dir.
-func listFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", dir, err)
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 func TestRunOnceInterruptedIsNotSuccess(t *testing.T) {
@@ -16,10 +17,10 @@ func TestRunOnceInterruptedIsNotSuccess(t *testing.T) {
 	sim := startSim(t, flinkssim.Options{FraudPolls: flinkssim.FraudNever})
 	ws := newWorkspace(t)
 	cfg := writeConfig(t, sim, ws, testConfig{})
-	writeFiles(t, ws.inbox, map[string][]byte{"applicant-4/jan.pdf": samples.PDF("January")})
+	testutil.WriteFiles(t, ws.inbox, map[string][]byte{"applicant-4/jan.pdf": samples.PDF("January")})
 
 	b := startCLI(t, "run", "--once", "--config", cfg)
-	waitFor(t, 20*time.Second, "the session to be completed and polled", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the session to be completed and polled", func() bool {
 		if b.exited() {
 			t.Fatalf("run --once ended before it was interrupted: %v", b.stop(t))
 		}

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // tokenProxy sits between the daemon and the simulator's mTLS API and
@@ -116,7 +117,7 @@ func TestSecretsNeverWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg = outside
-	writeFiles(t, ws.inbox, e2eInbox())
+	testutil.WriteFiles(t, ws.inbox, e2eInbox())
 
 	var outputs []cliResult
 	res := runCLI(context.Background(), "run", "--once", "--config", cfg)
@@ -153,7 +154,7 @@ func TestSecretsNeverWritten(t *testing.T) {
 		needles["access token #"+strconv.Itoa(i+1)] = tok
 	}
 
-	files := listFiles(t, ws.root)
+	files := testutil.ListFiles(t, ws.root)
 	for _, want := range []string{"state/flinkdrop.db", "state/status.json", "log/flinkdrop.log"} {
 		if !slices.Contains(files, want) {
 			t.Errorf("the workspace has no %s to search; it holds %v", want, files)

@@ -16,6 +16,7 @@ import (
 	"github.com/flinkdrop/flinkdrop/config"
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/status"
 	"github.com/flinkdrop/flinkdrop/store"
 )
@@ -34,7 +35,7 @@ func statusJSON(t *testing.T, cfg string) (cliResult, statusReport) {
 // waitForStatusFile waits until the daemon of ws has written its status file.
 func waitForStatusFile(t *testing.T, ws workspace, daemon *bgRun) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "the status file", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the status file", func() bool {
 		if daemon.exited() {
 			t.Fatalf("the daemon stopped early: %v", daemon.stop(t))
 		}
@@ -61,12 +62,12 @@ func TestStatusAcrossTheDaemonsLife(t *testing.T) {
 		t.Errorf("status made a database (stat: %v); it must only read", err)
 	}
 
-	writeFiles(t, ws.inbox, map[string][]byte{"applicant-9/jan.pdf": samples.PDF("January")})
+	testutil.WriteFiles(t, ws.inbox, map[string][]byte{"applicant-9/jan.pdf": samples.PDF("January")})
 	daemon := startCLI(t, "run", "--config", cfg)
 	waitForStatusFile(t, ws, daemon)
 
 	// Running: the counts come from the status file the daemon keeps.
-	waitFor(t, 30*time.Second, "status to count the session done", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "status to count the session done", func() bool {
 		_, rep := statusJSON(t, cfg)
 		return rep.Status.Counts[string(store.StateDone)] == 1
 	})
@@ -101,12 +102,12 @@ func TestStatusPausedOnWrongClientSecret(t *testing.T) {
 	sim := startSim(t, flinkssim.Options{})
 	ws := newWorkspace(t)
 	cfg := writeConfig(t, sim, ws, testConfig{clientSecret: "not-the-secret"})
-	writeFiles(t, ws.inbox, map[string][]byte{"applicant-7/jan.pdf": samples.PDF("January")})
+	testutil.WriteFiles(t, ws.inbox, map[string][]byte{"applicant-7/jan.pdf": samples.PDF("January")})
 
 	daemon := startCLI(t, "run", "--config", cfg)
 	waitForStatusFile(t, ws, daemon)
 	var last cliResult
-	waitFor(t, 30*time.Second, "status to report the pause", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "status to report the pause", func() bool {
 		last = runCLI(context.Background(), "status", "--config", cfg)
 		return last.code == exitFailure
 	})

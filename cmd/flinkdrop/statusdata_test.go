@@ -13,6 +13,7 @@ import (
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/clock"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
 )
@@ -77,13 +78,13 @@ func TestStatusShowsOutcomes(t *testing.T) {
 	sim := startSim(t, flinkssim.Options{})
 	ws := newWorkspace(t)
 	cfg := writeConfig(t, sim, ws, testConfig{})
-	writeFiles(t, ws.inbox, map[string][]byte{
+	testutil.WriteFiles(t, ws.inbox, map[string][]byte{
 		"applicant-1/jan.pdf":   samples.PDF("January"),
 		"applicant-2/notes.txt": []byte("not a statement"),
 	})
 	daemon := startCLI(t, "run", "--config", cfg)
 	waitForStatusFile(t, ws, daemon)
-	waitFor(t, 30*time.Second, "both sessions done", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "both sessions done", func() bool {
 		_, rep := statusJSON(t, cfg)
 		return rep.Status.Counts[string(store.StateDone)] == 2
 	})

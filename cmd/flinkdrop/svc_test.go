@@ -14,6 +14,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/config"
 	"github.com/flinkdrop/flinkdrop/internal/logging"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // fakeSystemLog records what would reach the service manager's log.
@@ -56,7 +57,7 @@ func TestServiceLogSetup(t *testing.T) {
 			if tt.file {
 				cfg.File = logFile
 			}
-			var stderr syncBuffer
+			var stderr testutil.SyncBuffer
 			sys := &fakeSystemLog{}
 			logCfg, console, term := serviceLogSetup(cfg, &stderr, tt.terminal, sys)
 			log, closer, err := logging.New(logCfg, console, term)

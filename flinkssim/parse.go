@@ -243,15 +243,44 @@ func (s *scanner) expect(want byte) error {
 	return nil
 }
 
+// closes consumes end if it is the next character after any space: it
+// tells an empty array or object from one with members.
+func (s *scanner) closes(end byte) bool {
+	s.skipSpace()
+	if c, ok := s.peek(); ok && c == end {
+		s.pos++
+		return true
+	}
+	return false
+}
+
+// more consumes what follows a member of an array or object: a ',' (more
+// members follow: true) or end (the last member: false). Anything else is
+// a syntax error, reported at that character.
+func (s *scanner) more(end byte) (bool, error) {
+	s.skipSpace()
+	c, ok := s.next()
+	if !ok {
+		return false, s.eof()
+	}
+	switch c {
+	case ',':
+		return true, nil
+	case end:
+		return false, nil
+	default:
+		s.pos--
+		return false, s.syntax(fmt.Sprintf("found %q where ',' or %q was expected", c, end))
+	}
+}
+
 // object walks an object, calling member for each key with the scanner
 // positioned at the value. Duplicate keys are refused.
 func (s *scanner) object(where string, member func(key string) error) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	s.skipSpace()
-	if c, ok := s.peek(); ok && c == '}' {
-		s.pos++
+	if s.closes('}') {
 		return nil
 	}
 	seen := make(map[string]struct{})
@@ -282,19 +311,8 @@ func (s *scanner) object(where string, member func(key string) error) error {
 		if err := member(key); err != nil {
 			return err
 		}
-		s.skipSpace()
-		c, ok = s.next()
-		if !ok {
-			return s.eof()
-		}
-		switch c {
-		case ',':
-			continue
-		case '}':
-			return nil
-		default:
-			s.pos--
-			return s.syntax(fmt.Sprintf("found %q where ',' or '}' was expected", c))
+		if more, err := s.more('}'); !more {
+			return err
 		}
 	}
 }
@@ -369,9 +387,7 @@ func (s *scanner) filesArray(body *uploadBody) error {
 		return badRequest("Files must be an array holding one file")
 	}
 	s.pos++
-	s.skipSpace()
-	if c, ok := s.peek(); ok && c == ']' {
-		s.pos++
+	if s.closes(']') {
 		return nil
 	}
 	for {
@@ -384,19 +400,8 @@ func (s *scanner) filesArray(body *uploadBody) error {
 			return err
 		}
 		body.files = append(body.files, f)
-		s.skipSpace()
-		c, ok := s.next()
-		if !ok {
-			return s.eof()
-		}
-		switch c {
-		case ',':
-			continue
-		case ']':
-			return nil
-		default:
-			s.pos--
-			return s.syntax(fmt.Sprintf("found %q where ',' or ']' was expected", c))
+		if more, err := s.more(']'); !more {
+			return err
 		}
 	}
 }
@@ -706,28 +711,15 @@ func (s *scanner) skipValue(depth int) error {
 		return s.object("an object", func(string) error { return s.skipValue(depth + 1) })
 	case c == '[':
 		s.pos++
-		s.skipSpace()
-		if c, ok := s.peek(); ok && c == ']' {
-			s.pos++
+		if s.closes(']') {
 			return nil
 		}
 		for {
 			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
-			s.skipSpace()
-			c, ok := s.next()
-			if !ok {
-				return s.eof()
-			}
-			switch c {
-			case ',':
-				continue
-			case ']':
-				return nil
-			default:
-				s.pos--
-				return s.syntax(fmt.Sprintf("found %q where ',' or ']' was expected", c))
+			if more, err := s.more(']'); !more {
+				return err
 			}
 		}
 	case c == '"':

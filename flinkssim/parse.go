@@ -329,30 +329,29 @@ func (s *scanner) isNull() (bool, error) {
 	return true, s.literal("null")
 }
 
+// optString reads field's value, a string or null, into *dst; set is
+// false for null, which leaves *dst alone.
+func (s *scanner) optString(field string, dst *string) (set bool, err error) {
+	null, err := s.isNull()
+	if err != nil || null {
+		return false, err
+	}
+	*dst, err = s.stringValue(field)
+	return true, err
+}
+
 func (s *scanner) topObject(body *uploadBody) error {
 	return s.object("the request", func(key string) error {
 		switch key {
 		case "AggregationId":
-			null, err := s.isNull()
-			if err != nil || null {
-				return err
-			}
-			v, err := s.stringValue("AggregationId")
-			body.aggregationID, body.hasAggregationID = v, true
+			var err error
+			body.hasAggregationID, err = s.optString("AggregationId", &body.aggregationID)
 			return err
 		case "Tag":
-			null, err := s.isNull()
-			if err != nil || null {
-				return err
-			}
-			body.tag, err = s.stringValue("Tag")
+			_, err := s.optString("Tag", &body.tag)
 			return err
 		case "ClientName":
-			null, err := s.isNull()
-			if err != nil || null {
-				return err
-			}
-			body.clientName, err = s.stringValue("ClientName")
+			_, err := s.optString("ClientName", &body.clientName)
 			return err
 		case "Files":
 			null, err := s.isNull()
@@ -419,12 +418,8 @@ func (s *scanner) fileObject(i int) (parsedFile, error) {
 	err := s.object(where, func(key string) error {
 		switch key {
 		case "FileName":
-			null, err := s.isNull()
-			if err != nil || null {
-				return err
-			}
-			f.name, err = s.stringValue(where + ".FileName")
-			f.hasName = err == nil
+			set, err := s.optString(where+".FileName", &f.name)
+			f.hasName = set && err == nil
 			return err
 		case "Content":
 			null, err := s.isNull()

@@ -464,7 +464,13 @@ func (f *fakeFlinks) handleFraud(w http.ResponseWriter, r *http.Request) {
 // at cleanup.
 func newTestClient(t testing.TB, f *fakeFlinks, adjust func(*Options)) *Client {
 	t.Helper()
-	o := f.options()
+	return newClient(t, f.options(), adjust)
+}
+
+// newClient makes a client with o adjusted by adjust (when not nil),
+// closed at cleanup.
+func newClient(t testing.TB, o Options, adjust func(*Options)) *Client {
+	t.Helper()
 	if adjust != nil {
 		adjust(&o)
 	}

@@ -48,18 +48,11 @@ func simOptions(sim *flinkssim.Sim) Options {
 	}
 }
 
+// newSimClient makes a client for sim with its options adjusted by adjust,
+// closed at cleanup.
 func newSimClient(t testing.TB, sim *flinkssim.Sim, adjust func(*Options)) *Client {
 	t.Helper()
-	o := simOptions(sim)
-	if adjust != nil {
-		adjust(&o)
-	}
-	c, err := New(o)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return newClient(t, simOptions(sim), adjust)
 }
 
 // pdfFile writes a file that passes the simulator's type check.

@@ -139,13 +139,8 @@ func TestUploadRoundTripSizes(t *testing.T) {
 }
 
 func TestUploadRetriesLargeBodyAfter401(t *testing.T) {
-	f := newFakeFlinks(t)
-	c := newTestClient(t, f, nil)
+	f, c := clientWithForgottenToken(t)
 	ctx := context.Background()
-	if err := c.Token(ctx); err != nil {
-		t.Fatal(err)
-	}
-	f.expireTokens()
 	path, data := randomFile(t, "big.pdf", 4<<20)
 	res, err := c.Upload(ctx, UploadRequest{FileName: "big.pdf", Path: path})
 	if err != nil {
@@ -496,13 +491,8 @@ func TestKeepAliveReuse(t *testing.T) {
 }
 
 func TestConcurrent401sRefreshOnce(t *testing.T) {
-	f := newFakeFlinks(t)
-	c := newTestClient(t, f, nil)
+	f, c := clientWithForgottenToken(t)
 	ctx := context.Background()
-	if err := c.Token(ctx); err != nil {
-		t.Fatal(err)
-	}
-	f.expireTokens()
 	path := tempFile(t, "a.pdf", []byte("%PDF"))
 	const n = 20
 	errs := make(chan error, n)
@@ -607,4 +597,17 @@ func TestUploadReplyBeforeBodyIsProtocol(t *testing.T) {
 	if k := KindOf(err); k != Protocol && k != Transient {
 		t.Errorf("KindOf(%v) = %v, want Protocol (or Transient if the connection broke first)", err, k)
 	}
+}
+
+// clientWithForgottenToken returns a fake server and a client holding a
+// token that the server has since forgotten, so the next call gets a 401.
+func clientWithForgottenToken(t *testing.T) (*fakeFlinks, *Client) {
+	t.Helper()
+	f := newFakeFlinks(t)
+	c := newTestClient(t, f, nil)
+	if err := c.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.expireTokens()
+	return f, c
 }

@@ -181,11 +181,7 @@ func TestThrottleConcurrent(t *testing.T) {
 }
 
 func BenchmarkLogInfo(b *testing.B) {
-	log, closer, err := New(config.Log{Console: "json"}, discard{}, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer closer.Close()
+	log := benchLogger(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		log.Info().Str("session", "s").Int("bytes", 1).Msg("uploaded")
@@ -193,15 +189,22 @@ func BenchmarkLogInfo(b *testing.B) {
 }
 
 func BenchmarkLogThrottledWarn(b *testing.B) {
-	log, closer, err := New(config.Log{Console: "json"}, discard{}, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer closer.Close()
+	log := benchLogger(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		log.Warn().Err(errors.New("refused")).Msg("token request failed")
 	}
+}
+
+// benchLogger is a JSON logger writing to nowhere, closed when b ends.
+func benchLogger(b *testing.B) zerolog.Logger {
+	b.Helper()
+	log, closer, err := New(config.Log{Console: "json"}, discard{}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = closer.Close() })
+	return log
 }
 
 type discard struct{}

@@ -137,11 +137,18 @@ func (s *scheduler) pending() int {
 // run dispatches due sessions until ctx is done.
 func (s *scheduler) run(ctx context.Context) {
 	for {
-		wait, ok := s.dispatch()
+		next, ok := s.dispatch()
 		var timer clock.Timer
 		var fire <-chan time.Time
 		if ok {
-			timer = s.clk.NewTimer(wait)
+			timer = s.clk.NewTimer(next.Sub(s.clk.Now()))
+			// The timer counts from when it was armed: if the clock reached
+			// next meanwhile (a fake clock advanced between dispatch and
+			// here), it would fire a whole wait too late. Dispatch again.
+			if !s.clk.Now().Before(next) {
+				timer.Stop()
+				continue
+			}
 			fire = timer.C()
 		}
 		select {
@@ -159,8 +166,9 @@ func (s *scheduler) run(ctx context.Context) {
 	}
 }
 
-// dispatch pushes every due session and returns the wait until the next.
-func (s *scheduler) dispatch() (time.Duration, bool) {
+// dispatch pushes every due session and returns the time of the next one
+// (false when none is scheduled).
+func (s *scheduler) dispatch() (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clk.Now()
@@ -171,13 +179,13 @@ func (s *scheduler) dispatch() (time.Duration, bool) {
 			continue
 		}
 		if e.at.After(now) {
-			return e.at.Sub(now), true
+			return e.at, true
 		}
 		heap.Pop(&s.h)
 		delete(s.at, e.id)
 		s.q.push(e.id)
 	}
-	return 0, false
+	return time.Time{}, false
 }
 
 type entry struct {

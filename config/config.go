@@ -26,6 +26,9 @@ const (
 	DefaultMaxFiles       = 24
 	DefaultRetention      = 720 * time.Hour
 	DefaultWorkers        = 4
+	DefaultRetryBase      = time.Second
+	DefaultRetryMax       = 2 * time.Minute
+	DefaultRetryCredsMax  = 5 * time.Minute
 	DefaultStableFor      = 5 * time.Second
 	DefaultSettle         = 30 * time.Second
 	DefaultRescanInterval = 60 * time.Second
@@ -65,8 +68,19 @@ type Config struct {
 	StateDir  string        // the bbolt database and the status file
 	Retention time.Duration // finished sessions are pruned after this
 	Workers   int           // sessions uploaded at once
+	Retry     Retry
 	Inboxes   []Inbox
 	Log       Log
+}
+
+// Retry bounds the waits between retries: exponential from Base with
+// jitter, capped at Max for network errors, 5xx, 429 and local folder
+// errors, and at CredentialsMax while credentials or the certificate are
+// refused.
+type Retry struct {
+	Base           time.Duration
+	Max            time.Duration
+	CredentialsMax time.Duration
 }
 
 // Flinks is how to reach the Flinks Upload API and the fraud analysis.
@@ -161,6 +175,11 @@ func Default() Config {
 		StateDir:  defaultStateDir(),
 		Retention: DefaultRetention,
 		Workers:   DefaultWorkers,
+		Retry: Retry{
+			Base:           DefaultRetryBase,
+			Max:            DefaultRetryMax,
+			CredentialsMax: DefaultRetryCredsMax,
+		},
 		Log: Log{
 			Level:      DefaultLogLevel,
 			MaxSizeMB:  DefaultLogMaxSizeMB,

@@ -30,6 +30,9 @@ func TestDefault(t *testing.T) {
 		{"state_dir", d.StateDir, defaultStateDir()},
 		{"retention", d.Retention, 720 * time.Hour},
 		{"workers", d.Workers, 4},
+		{"retry.base", d.Retry.Base, time.Second},
+		{"retry.max", d.Retry.Max, 2 * time.Minute},
+		{"retry.credentials_max", d.Retry.CredentialsMax, 5 * time.Minute},
 		{"log.level", d.Log.Level, "info"},
 		{"log.file", d.Log.File, ""},
 		{"log.max_size_mb", d.Log.MaxSizeMB, 100},
@@ -140,6 +143,10 @@ func TestParseErrors(t *testing.T) {
 		{"negative stable_for", "stable_for: 5s", "stable_for: -5s", "inboxes[0].stable_for", "negative"},
 		{"rescan too short", "rescan_interval: 60s", "rescan_interval: 10ms", "inboxes[0].rescan_interval", "at least 1s"},
 		{"workers zero", "workers: 4", "workers: 0", "workers", "at least 1"},
+		{"retry base too short", "workers: 4", "retry: {base: 1ms}", "retry.base", "at least 10ms"},
+		{"retry max below base", "workers: 4", "retry: {base: 10s, max: 5s}", "retry.max", "shorter than retry.base"},
+		{"retry credentials_max below base", "workers: 4", "retry: {base: 10s, credentials_max: 5s}", "retry.credentials_max", "shorter than retry.base"},
+		{"retry unknown key", "workers: 4", "retry: {bse: 1s}", "retry.bse", "did you mean base?"},
 		{"workers not a number", "workers: 4", "workers: four", "workers", `"four" is not a whole number`},
 		{"poll interval too short", "poll_interval: 30s", "poll_interval: 500ms", "flinks.fraud.poll_interval", "at least 1s"},
 		{"timeout negative", "timeout: 6h", "timeout: -1h", "flinks.fraud.timeout", "must be positive"},
@@ -430,7 +437,7 @@ func TestValidateBuiltInCode(t *testing.T) {
 
 func TestKnownKeys(t *testing.T) {
 	keys := KnownKeys()
-	for _, want := range []string{"flinks.client_secret_file", "flinks.tls.pfx_password_file", "flinks.fraud.api_key_file", "inboxes[].stable_for", "limits.types", "log.console", "workers"} {
+	for _, want := range []string{"flinks.client_secret_file", "flinks.tls.pfx_password_file", "flinks.fraud.api_key_file", "inboxes[].stable_for", "limits.types", "log.console", "workers", "retry.base", "retry.max", "retry.credentials_max"} {
 		found := false
 		for _, k := range keys {
 			found = found || k == want
@@ -439,7 +446,7 @@ func TestKnownKeys(t *testing.T) {
 			t.Errorf("KnownKeys() lacks %q: %v", want, keys)
 		}
 	}
-	if got, want := len(keys), 42; got != want {
+	if got, want := len(keys), 45; got != want {
 		t.Errorf("len(KnownKeys()) = %d, want %d (update the test and config.example.yaml when adding keys)", got, want)
 	}
 }

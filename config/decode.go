@@ -35,6 +35,7 @@ type rawConfig struct {
 	StateDir  scalar     `key:"state_dir"`
 	Retention scalar     `key:"retention"`
 	Workers   scalar     `key:"workers"`
+	Retry     rawRetry   `key:"retry"`
 	Inboxes   []rawInbox `key:"inboxes"`
 	Log       rawLog     `key:"log"`
 }
@@ -65,6 +66,12 @@ type rawFraud struct {
 	APIKeyFile   scalar `key:"api_key_file"`
 	PollInterval scalar `key:"poll_interval"`
 	Timeout      scalar `key:"timeout"`
+}
+
+type rawRetry struct {
+	Base           scalar `key:"base"`
+	Max            scalar `key:"max"`
+	CredentialsMax scalar `key:"credentials_max"`
 }
 
 type rawLimits struct {

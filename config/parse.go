@@ -243,6 +243,9 @@ func (cv *converter) convert(r *rawConfig) *Config {
 	cv.path(&c.StateDir, r.StateDir, "state_dir")
 	cv.duration(&c.Retention, r.Retention, "retention")
 	cv.integer(&c.Workers, r.Workers, "workers")
+	cv.duration(&c.Retry.Base, r.Retry.Base, "retry.base")
+	cv.duration(&c.Retry.Max, r.Retry.Max, "retry.max")
+	cv.duration(&c.Retry.CredentialsMax, r.Retry.CredentialsMax, "retry.credentials_max")
 
 	for i, ri := range r.Inboxes {
 		k := "inboxes[" + strconv.Itoa(i) + "]."

@@ -165,6 +165,13 @@ func (c *Config) validate() []*FieldError {
 		ch.add("retention", "%s must be positive (the default is %s)", c.Retention, DefaultRetention)
 	}
 	ch.atLeast("workers", c.Workers, 1, "the number of sessions uploaded at once; the default is 4")
+	ch.durationAtLeast("retry.base", c.Retry.Base, 10*time.Millisecond)
+	if c.Retry.Max < c.Retry.Base {
+		ch.add("retry.max", "%s is shorter than retry.base %s (the default is %s)", c.Retry.Max, c.Retry.Base, DefaultRetryMax)
+	}
+	if c.Retry.CredentialsMax < c.Retry.Base {
+		ch.add("retry.credentials_max", "%s is shorter than retry.base %s (the default is %s)", c.Retry.CredentialsMax, c.Retry.Base, DefaultRetryCredsMax)
+	}
 
 	if len(c.Inboxes) == 0 {
 		ch.add("inboxes", "at least one inbox is required (add one with path, outbox, archive and failed)")

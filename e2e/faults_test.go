@@ -17,14 +17,11 @@ import (
 // over, so this leans on the backoff growing only with the errors since the
 // session's last success.
 //
-// Why 15% and not 30%: the daemon backs off 1 s doubling up to 2 min (not
-// configurable), and a streak of errors with no success in between is
-// waited out in full. At 30% 503s plus resets plus 503s on the frequent
-// token requests, about 40% of calls fail; among the 400-odd calls of a run
-// a streak of 7 or 8 is likely, and it alone waits 1.5 to 4 minutes (seen:
-// 1, 1.6, 3.4, 7.4, 9.9, 29, 42, 115 s in one session). That is the backoff
-// doing its job, but the run time then ranged from 70 s to over 3 min. At
-// about 25% failing per call a run takes some 15-30 s.
+// The retry waits are shortened (retry.base 100ms, retry.max 3s): with the
+// default 1 s doubling to 2 min, a streak of 7 or 8 failures in one session
+// (likely among the 400-odd calls of a run where about 40% fail) waits out
+// minutes, which is the backoff doing its job but makes the run time swing
+// from 70 s to over 3 min.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("one of the longest tests (backoff on real time); CI runs it")
@@ -32,8 +29,8 @@ func TestFaults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simOptions{
 		FraudPolls: 1,
-		Faults:     flinkssim.Faults{ErrorRate: 0.15, ResetRate: 0.05, Latency: 20 * time.Millisecond, Seed: 6},
-	}, cfgOptions{Fraud: true, LogLevel: "debug"})
+		Faults:     flinkssim.Faults{ErrorRate: 0.30, ResetRate: 0.05, Latency: 20 * time.Millisecond, Seed: 6},
+	}, cfgOptions{Fraud: true, LogLevel: "debug", RetryMax: "3s"})
 	e.sim.SetTokenLifetime(3 * time.Second)
 	const folders = 20
 	e.addFolders(folders, 3)

@@ -90,6 +90,7 @@ type cfgOptions struct {
 	LogLevel     string // default info
 	FraudTimeout string // default 5m
 	ReadyMarker  string
+	RetryMax     string // retry.max; default the daemon's (2m)
 }
 
 // env is one test's world: a simulator and the folders of one inbox.
@@ -204,6 +205,9 @@ func (e *env) writeConfig(co cfgOptions) {
 		}
 	}
 	fmt.Fprintf(&b, "state_dir: %s\nworkers: %d\n", q(e.state), co.Workers)
+	if co.RetryMax != "" {
+		fmt.Fprintf(&b, "retry:\n  base: 100ms\n  max: %s\n", co.RetryMax)
+	}
 	fmt.Fprintf(&b, "inboxes:\n  - path: %s\n    outbox: %s\n    archive: %s\n    failed: %s\n    after_success: %s\n",
 		q(e.inbox), q(e.outbox), q(e.archive), q(e.failed), co.AfterSuccess)
 	fmt.Fprintf(&b, "    stable_for: %s\n    settle: %s\n    rescan_interval: 1s\n", co.StableFor, co.Settle)

@@ -23,10 +23,26 @@ func DefaultTypes() []string { return []string{"pdf", "png", "jpg", "jpeg", "tif
 // Max is zero), with jitter taking up to half of it off (when Backoff.Jitter
 // is zero) so that workers do not retry in step.
 func (p *Pipeline) delay(try int, defMax time.Duration) time.Duration {
-	b := p.opts.Backoff
-	if b.Max <= 0 {
-		b.Max = defMax
+	max := p.opts.Backoff.Max
+	if max <= 0 {
+		max = defMax
 	}
+	return p.capped(try, max)
+}
+
+// credentialsDelay is delay for the credentials probe: capped at
+// Options.CredentialsMax, not Backoff.Max.
+func (p *Pipeline) credentialsDelay(try int) time.Duration {
+	max := p.opts.CredentialsMax
+	if max <= 0 {
+		max = DefaultCredentialsMax
+	}
+	return p.capped(try, max)
+}
+
+func (p *Pipeline) capped(try int, max time.Duration) time.Duration {
+	b := p.opts.Backoff
+	b.Max = max
 	if b.Jitter <= 0 {
 		b.Jitter = 0.5
 	}

@@ -125,3 +125,34 @@ func TestTransientBackoffResetsAfterSuccess(t *testing.T) {
 		t.Errorf("%d sessions still counted in transients after every session is done, want 0", left)
 	}
 }
+
+// The credentials probe has its own cap: retry.max bounds network retries,
+// retry.credentials_max the probe.
+func TestCredentialsDelayHasItsOwnCap(t *testing.T) {
+	noJitter := func() float64 { return 0 }
+	p := &Pipeline{opts: Options{
+		Backoff:        uploader.Backoff{Base: time.Second, Max: 4 * time.Second, Jitter: 1, Rand: noJitter},
+		CredentialsMax: 30 * time.Second,
+	}}
+	for _, tt := range []struct {
+		try        int
+		transient  time.Duration
+		credential time.Duration
+	}{
+		{1, time.Second, time.Second},
+		{3, 4 * time.Second, 4 * time.Second},
+		{5, 4 * time.Second, 16 * time.Second},
+		{10, 4 * time.Second, 30 * time.Second},
+	} {
+		if got := p.delay(tt.try, DefaultTransientMax); got != tt.transient {
+			t.Errorf("delay(%d) = %v, want %v", tt.try, got, tt.transient)
+		}
+		if got := p.credentialsDelay(tt.try); got != tt.credential {
+			t.Errorf("credentialsDelay(%d) = %v, want %v", tt.try, got, tt.credential)
+		}
+	}
+	p.opts.CredentialsMax = 0
+	if got := p.credentialsDelay(20); got != DefaultCredentialsMax {
+		t.Errorf("credentialsDelay(20) with no cap set = %v, want %v", got, DefaultCredentialsMax)
+	}
+}

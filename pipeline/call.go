@@ -67,7 +67,7 @@ func (p *Pipeline) call(ctx context.Context, log zerolog.Logger, retryTransient 
 				p.setLastErrorQuiet(err)
 			}
 			probes++
-			if p.sleep(ctx, p.delay(probes, DefaultCredentialsMax)) != nil {
+			if p.sleep(ctx, p.credentialsDelay(probes)) != nil {
 				return errStop
 			}
 		case kind == uploader.Transient && retryTransient:

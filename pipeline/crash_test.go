@@ -41,12 +41,13 @@ func (c crashLayout) options(hook func(string)) Options {
 		Inboxes: []InboxConfig{{
 			Path: c.dir("inbox"), Outbox: c.dir("outbox"), Archive: c.dir("archive"), Failed: c.dir("failed"),
 		}},
-		FraudEnabled: true,
-		PollInterval: 5 * time.Millisecond,
-		Log:          zerolog.Nop(),
-		Backoff:      uploader.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
-		Once:         true,
-		Hook:         hook,
+		FraudEnabled:   true,
+		PollInterval:   5 * time.Millisecond,
+		Log:            zerolog.Nop(),
+		Backoff:        uploader.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+		CredentialsMax: 10 * time.Millisecond,
+		Once:           true,
+		Hook:           hook,
 	}
 }
 

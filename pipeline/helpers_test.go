@@ -58,13 +58,14 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { _ = st.Close() })
 	e.st = st
 	e.opts = Options{
-		Workers:      2,
-		Inboxes:      []InboxConfig{{Path: e.inbox, Outbox: e.outbox, Archive: e.archive, Failed: e.failed, Tag: "t1", ClientName: "c1"}},
-		Log:          zerolog.Nop(),
-		Backoff:      uploader.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond},
-		PollInterval: time.Millisecond,
-		Once:         true,
-		Hook:         e.hook,
+		Workers:        2,
+		Inboxes:        []InboxConfig{{Path: e.inbox, Outbox: e.outbox, Archive: e.archive, Failed: e.failed, Tag: "t1", ClientName: "c1"}},
+		Log:            zerolog.Nop(),
+		Backoff:        uploader.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond},
+		CredentialsMax: 5 * time.Millisecond,
+		PollInterval:   time.Millisecond,
+		Once:           true,
+		Hook:           e.hook,
 	}
 	return e
 }

@@ -79,9 +79,11 @@ type Options struct {
 	// Log is the logger; the zero value logs nothing.
 	Log zerolog.Logger
 	// Backoff bounds retries (credentials, transient errors, outbox and
-	// folder errors). Zero fields: Base 1s, Max 5m for the credentials
-	// probe and 2m for the rest, Jitter 0.5.
+	// folder errors). Zero fields: Base 1s, Max 2m, Jitter 0.5. Its Max
+	// does not apply to the credentials probe: see CredentialsMax.
 	Backoff uploader.Backoff
+	// CredentialsMax caps the credentials probe's backoff (default 5m).
+	CredentialsMax time.Duration
 	// Once makes Run return when the batches channel is closed and every
 	// session is done, and stop at once on a credentials error.
 	Once bool

@@ -232,13 +232,15 @@ func pipelineOptions(cfg *config.Config, d *daemon) pipeline.Options {
 			MaxFiles:        cfg.Limits.MaxFilesPerSession,
 			Types:           types,
 		},
-		FraudEnabled: cfg.Flinks.Fraud.URL != "",
-		PollInterval: cfg.Flinks.Fraud.PollInterval,
-		FraudTimeout: cfg.Flinks.Fraud.Timeout,
-		Clock:        d.clock,
-		Log:          d.log, // the pipeline adds its component field
-		Once:         d.once,
-		Hook:         d.hook,
+		FraudEnabled:   cfg.Flinks.Fraud.URL != "",
+		PollInterval:   cfg.Flinks.Fraud.PollInterval,
+		FraudTimeout:   cfg.Flinks.Fraud.Timeout,
+		Clock:          d.clock,
+		Log:            d.log, // the pipeline adds its component field
+		Backoff:        uploader.Backoff{Base: cfg.Retry.Base, Max: cfg.Retry.Max},
+		CredentialsMax: cfg.Retry.CredentialsMax,
+		Once:           d.once,
+		Hook:           d.hook,
 	}
 }
 

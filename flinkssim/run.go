@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -123,6 +124,12 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 		return err
 	}
 	defer s.Close()
+	// The printed config names this inbox: make it, so the config works as
+	// printed (flinkdrop makes the outbox, archive and failed folders).
+	inbox := filepath.Join(s.opts.Dir, "inbox")
+	if err := os.MkdirAll(inbox, 0o755); err != nil {
+		return fmt.Errorf("flinkssim: create the inbox %s: %w", inbox, err)
+	}
 	c := s.Certs()
 	id, _, _, customer := s.Credentials()
 	secretFile, keyFile := s.CredentialFiles()
@@ -139,7 +146,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 	fmt.Fprintf(&b, "client secret file: %s\n", secretFile)
 	fmt.Fprintf(&b, "customer_id:  %s\n", customer)
 	fmt.Fprintf(&b, "API key file: %s\n\n", keyFile)
-	fmt.Fprintf(&b, "A config that works against this simulator:\n\n%s\n", s.ConfigYAML())
+	fmt.Fprintf(&b, "A config that works against this simulator (drop files into a folder under %s):\n\n%s\n", inbox, s.ConfigYAML())
 	fmt.Fprintf(&b, "Get a token:\n\n  curl --cacert %s --cert %s --key %s \\\n", shellQuote(c.CAFile), shellQuote(c.ClientCertFile), shellQuote(c.ClientKeyFile))
 	fmt.Fprintf(&b, "    -u \"%s:$(cat %s)\" \\\n", id, shellQuote(secretFile))
 	fmt.Fprintf(&b, "    -d grant_type=client_credentials -d scope=%s %s/token\n", s.opts.Scope, s.UploadURL())

@@ -863,7 +863,8 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out testutil.SyncBuffer
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Options{Dir: t.TempDir()}, &out) }()
+	dir := t.TempDir()
+	go func() { done <- Run(ctx, Options{Dir: dir}, &out) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(out.String(), "grant_type=client_credentials") {
 		select {
@@ -884,6 +885,9 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("Run output lacks %q", want)
 		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "inbox")); err != nil || !fi.IsDir() {
+		t.Errorf("the inbox the printed config names was not created: %v", err)
 	}
 }
 

@@ -255,8 +255,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 	buildV1(t, path, all)
 
 	st := openTest(t, path)
-	if v, err := st.Version(); err != nil || v != SchemaVersion || SchemaVersion != 2 {
-		t.Errorf("Version() = %d, %v; want %d (= 2)", v, err, SchemaVersion)
+	if v, err := st.Version(); err != nil || v != SchemaVersion || SchemaVersion != 3 {
+		t.Errorf("Version() = %d, %v; want %d (= 3)", v, err, SchemaVersion)
 	}
 	checkIndex(t, st, wantUnfinished)
 	counts, _ := st.Counts()

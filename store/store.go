@@ -18,7 +18,7 @@ import (
 )
 
 // SchemaVersion is the database layout this build writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // minReadOnlyVersion is the oldest schema a read-only open accepts without
 // migrating. Readers do without the unfinished index (version 2) by walking
@@ -57,6 +57,10 @@ type Options struct {
 	// transaction, before it commits: a crash test kills the process there to
 	// lose exactly that transaction.
 	Hook func(point string)
+
+	// paths overrides how the taken index compares paths (tests only; the
+	// zero value follows the platform).
+	paths pathCase
 }
 
 // Store is the session database. It is safe for concurrent use.
@@ -66,11 +70,20 @@ type Store struct {
 	retention time.Duration
 	hook      func(string)
 	readOnly  bool
+	// fold is true when the taken index is keyed by case-folded paths
+	// (Windows).
+	fold bool
+}
+
+// takenKey is path's key in the taken index.
+func (s *Store) takenKey(path string) []byte {
+	return []byte(foldPath(path, s.fold))
 }
 
 // migration moves a database from one schema version to the next, inside
-// one transaction.
-type migration func(tx *bolt.Tx) error
+// one transaction. fold is true when the taken index is keyed by
+// case-folded paths.
+type migration func(tx *bolt.Tx, fold bool) error
 
 // migrations returns the steps: step i migrates version i to i+1, so the
 // current version is len(migrations()).
@@ -78,18 +91,32 @@ func migrations() []migration {
 	return []migration{
 		migrateV0toV1,
 		migrateV1toV2,
+		migrateV2toV3,
 	}
 }
 
 // migrateV0toV1 brings a database without a meta bucket (new, or from
 // before schema versions) to version 1: it creates the buckets and rebuilds
 // the taken index from the unfinished sessions.
-func migrateV0toV1(tx *bolt.Tx) error {
+func migrateV0toV1(tx *bolt.Tx, fold bool) error {
 	for _, name := range [][]byte{bucketMeta, bucketSessions} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
+	return rebuildTaken(tx, fold)
+}
+
+// migrateV2toV3 rebuilds the taken index keyed by foldPath: versions up to
+// 2 keyed it by the exact path, so on Windows a folder renamed only in case
+// was not recognised as taken and its files were uploaded again.
+func migrateV2toV3(tx *bolt.Tx, fold bool) error {
+	return rebuildTaken(tx, fold)
+}
+
+// rebuildTaken replaces the taken index with one built from the unfinished
+// sessions' paths.
+func rebuildTaken(tx *bolt.Tx, fold bool) error {
 	if tx.Bucket(bucketTaken) != nil {
 		if err := tx.DeleteBucket(bucketTaken); err != nil {
 			return fmt.Errorf("reset taken index: %w", err)
@@ -108,7 +135,7 @@ func migrateV0toV1(tx *bolt.Tx) error {
 			return nil
 		}
 		for _, p := range s.Paths() {
-			if err := taken.Put([]byte(p), []byte(s.ID)); err != nil {
+			if err := taken.Put([]byte(foldPath(p, fold)), []byte(s.ID)); err != nil {
 				return err
 			}
 		}
@@ -118,7 +145,7 @@ func migrateV0toV1(tx *bolt.Tx) error {
 
 // migrateV1toV2 builds the unfinished index and the done-by-time index
 // from the session records.
-func migrateV1toV2(tx *bolt.Tx) error {
+func migrateV1toV2(tx *bolt.Tx, _ bool) error {
 	var idx [2]*bolt.Bucket
 	for i, name := range [][]byte{bucketUnfinished, bucketDone} {
 		if tx.Bucket(name) != nil {
@@ -195,7 +222,7 @@ func open(path string, opts Options, readOnly bool, steps []migration) (st *Stor
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	st = &Store{db: db, path: path, retention: opts.Retention, hook: opts.Hook, readOnly: readOnly}
+	st = &Store{db: db, path: path, retention: opts.Retention, hook: opts.Hook, readOnly: readOnly, fold: opts.paths.fold()}
 	defer func() {
 		if err != nil {
 			_ = db.Close()
@@ -212,7 +239,7 @@ func open(path string, opts Options, readOnly bool, steps []migration) (st *Stor
 	if readOnly {
 		err = db.View(func(tx *bolt.Tx) error { return checkVersion(tx, len(steps), true) })
 	} else {
-		err = db.Update(func(tx *bolt.Tx) error { return migrate(tx, steps) })
+		err = db.Update(func(tx *bolt.Tx) error { return migrate(tx, steps, st.fold) })
 	}
 	if err != nil {
 		if errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrCorrupt) {
@@ -264,13 +291,13 @@ func checkVersion(tx *bolt.Tx, current int, readOnly bool) error {
 	return nil
 }
 
-func migrate(tx *bolt.Tx, steps []migration) error {
+func migrate(tx *bolt.Tx, steps []migration, fold bool) error {
 	if err := checkVersion(tx, len(steps), false); err != nil {
 		return err
 	}
 	v, _ := readVersion(tx)
 	for ; v < len(steps); v++ {
-		if err := steps[v](tx); err != nil {
+		if err := steps[v](tx, fold); err != nil {
 			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
 		}
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -348,10 +375,14 @@ func (s *Store) Create(sess Session) (Session, error) {
 		}
 		taken := tx.Bucket(bucketTaken)
 		for _, p := range sess.Paths() {
-			if other := taken.Get([]byte(p)); other != nil {
+			key := s.takenKey(p)
+			if other := taken.Get(key); other != nil {
+				if string(other) == sess.ID {
+					continue // two of its own paths that differ only in case
+				}
 				return fmt.Errorf("%w: %s (session %s)", ErrTaken, p, other)
 			}
-			if err := taken.Put([]byte(p), []byte(sess.ID)); err != nil {
+			if err := taken.Put(key, []byte(sess.ID)); err != nil {
 				return err
 			}
 		}
@@ -428,8 +459,9 @@ func (s *Store) Update(id string, fn func(*Session) error) (Session, error) {
 		case next.State == StateDone:
 			taken := tx.Bucket(bucketTaken)
 			for _, p := range old.Paths() {
-				if string(taken.Get([]byte(p))) == id {
-					if err := taken.Delete([]byte(p)); err != nil {
+				key := s.takenKey(p)
+				if string(taken.Get(key)) == id {
+					if err := taken.Delete(key); err != nil {
 						return err
 					}
 				}
@@ -457,12 +489,13 @@ func (s *Store) Update(id string, fn func(*Session) error) (Session, error) {
 }
 
 // IsTaken reports whether path (a file or a marker) belongs to an
-// unfinished session.
+// unfinished session. On Windows the match ignores case, as the file
+// system does: a folder renamed only in case is still taken.
 func (s *Store) IsTaken(path string) (bool, error) {
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketTaken); b != nil {
-			ok = b.Get([]byte(path)) != nil
+			ok = b.Get(s.takenKey(path)) != nil
 		}
 		return nil
 	})

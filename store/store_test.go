@@ -289,7 +289,7 @@ func TestMigrationStepsAndNewerSchema(t *testing.T) {
 	_ = st.Close()
 
 	ran := 0
-	v2 := func(tx *bolt.Tx) error {
+	v2 := func(tx *bolt.Tx, _ bool) error {
 		ran++
 		_, err := tx.CreateBucket([]byte("v2-extra"))
 		return err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // TestWrongCredentials: a wrong client secret pauses the daemon (no session
@@ -18,9 +20,7 @@ func TestWrongCredentials(t *testing.T) {
 	e := newEnv(t, simOptions{}, cfgOptions{})
 	const wrongSecret = "not-the-secret-e2e"
 	secretFile := filepath.Join(e.root, "client_secret")
-	if err := os.WriteFile(secretFile, []byte(wrongSecret), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, secretFile, []byte(wrongSecret))
 	e.writeConfig(cfgOptions{SecretFile: secretFile})
 	const folders = 3
 	e.addFolders(folders, 2)
@@ -77,9 +77,7 @@ func TestWrongCredentials(t *testing.T) {
 
 	// Fix the secret and restart: everything completes.
 	_, good, _, _ := e.sim.Credentials()
-	if err := os.WriteFile(secretFile, []byte(good), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, secretFile, []byte(good))
 	d = e.start(nil, "run")
 	e.waitSettled(d, folders, 60*time.Second)
 	d.stop()
@@ -190,9 +188,7 @@ func TestWrongAPIKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simOptions{}, cfgOptions{})
 	keyFile := filepath.Join(e.root, "api_key")
-	if err := os.WriteFile(keyFile, []byte("not-the-api-key-e2e"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, keyFile, []byte("not-the-api-key-e2e"))
 	e.writeConfig(cfgOptions{Fraud: true, APIKeyFile: keyFile})
 	e.addFolders(2, 1)
 	d := e.start(nil, "run")
@@ -208,9 +204,7 @@ func TestWrongAPIKey(t *testing.T) {
 	}
 	d.stop()
 	_, _, good, _ := e.sim.Credentials()
-	if err := os.WriteFile(keyFile, []byte(good), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, keyFile, []byte(good))
 	d = e.start(nil, "run")
 	e.waitSettled(d, 2, 60*time.Second)
 	d.stop()

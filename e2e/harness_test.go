@@ -21,6 +21,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 )
 
 // binPath is the flinkdrop binary TestMain builds once for every test; it is
@@ -219,9 +220,7 @@ func (e *env) writeConfig(co cfgOptions) {
 		co.LogLevel = "info"
 	}
 	fmt.Fprintf(&b, "log:\n  level: %s\n  console: json\n", co.LogLevel)
-	if err := os.WriteFile(e.cfgPath, []byte(b.String()), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
+	testutil.WriteFile(e.t, e.cfgPath, []byte(b.String()))
 }
 
 // ---- processes ----
@@ -231,28 +230,10 @@ type proc struct {
 	t    *testing.T
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer // the process's two output streams
 	done chan struct{}
 	// state is set once done is closed.
 	state *os.ProcessState
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's two output streams.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs flinkdrop with args and the config, plus extra environment.
@@ -270,7 +251,7 @@ func (e *env) startCmd(extraEnv []string, adjust func(*exec.Cmd), args ...string
 	if adjust != nil {
 		adjust(cmd)
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		e.t.Fatalf("start flinkdrop %v: %v", args, err)
@@ -410,13 +391,7 @@ func waitFor(t *testing.T, p *proc, timeout time.Duration, what string, cond fun
 // daemon never sees a half-made folder even with stable_for 0 and settle 0.
 func (e *env) addFolder(folder string, files map[string][]byte) {
 	e.t.Helper()
-	e.addFolderFunc(folder, func(dir string) {
-		for name, data := range files {
-			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-				e.t.Fatal(err)
-			}
-		}
-	})
+	e.addFolderFunc(folder, func(dir string) { testutil.WriteFiles(e.t, dir, files) })
 }
 
 // addFolderFunc makes folder with whatever fill writes into dir, records

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 )
 
@@ -66,13 +67,7 @@ func TestReadyMarker(t *testing.T) {
 	d := e.start(nil, "run")
 	e.addFolder("waiting", pdfs(t.Name()+"/waiting", 2))
 	marked := pdfs(t.Name()+"/marked", 2)
-	e.addFolderFunc("marked", func(dir string) {
-		for name, data := range marked {
-			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
+	e.addFolderFunc("marked", func(dir string) { testutil.WriteFiles(t, dir, marked) })
 	// The marker arrives after the files, as a scanner would write it.
 	if err := os.WriteFile(filepath.Join(e.inbox, "marked", "READY"), nil, 0o644); err != nil {
 		t.Fatal(err)

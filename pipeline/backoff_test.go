@@ -5,34 +5,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/uploader"
 )
-
-// syncBuffer is a log sink safe for the workers' concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // transientWaits returns the retry_in of every "transient error: retrying"
 // line in the JSON log.
@@ -62,7 +44,7 @@ func transientWaits(t *testing.T, log string) []time.Duration {
 func TestTransientBackoffResetsAfterSuccess(t *testing.T) {
 	e := newEnv(t)
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{} // the workers write concurrently
 	e.opts.Clock = clk
 	e.opts.Workers = 1
 	e.opts.Log = zerolog.New(logs).Level(zerolog.DebugLevel)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/secret"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
 	"github.com/flinkdrop/flinkdrop/uploader"
@@ -78,11 +79,7 @@ func crashClient(t *testing.T, info string) *uploader.Client {
 		t.Fatalf("bad %s %q", envCrashSim, info)
 	}
 	read := func(path string) secret.Value {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return secret.New(strings.TrimSpace(string(b)))
+		return secret.New(strings.TrimSpace(string(testutil.ReadFile(t, path))))
 	}
 	c, err := uploader.New(uploader.Options{
 		UploadURL: parts[0], ClientID: parts[2], ClientSecret: read(parts[7]),
@@ -178,11 +175,7 @@ func crashAt(t *testing.T, point string) {
 		}
 	}
 	for _, folder := range []string{"one", "two"} {
-		for name, data := range map[string][]byte{"a.pdf": pdfData, "b.png": pngData} {
-			if err := os.WriteFile(filepath.Join(c.dir("inbox"), folder, name), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		testutil.WriteFiles(t, filepath.Join(c.dir("inbox"), folder), map[string][]byte{"a.pdf": pdfData, "b.png": pngData})
 	}
 	sim, err := flinkssim.Start(flinkssim.Options{Dir: c.dir("sim"), FraudPolls: 1, Log: zerolog.Nop()})
 	if err != nil {
@@ -240,10 +233,7 @@ func crashAt(t *testing.T, point string) {
 	entries, _ := os.ReadDir(c.dir("outbox"))
 	folders := map[string]report.Report{}
 	for _, de := range entries {
-		data, err := os.ReadFile(filepath.Join(c.dir("outbox"), de.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testutil.ReadFile(t, filepath.Join(c.dir("outbox"), de.Name()))
 		if err := report.Validate(data); err != nil {
 			t.Errorf("report %s invalid: %v", de.Name(), err)
 		}
@@ -262,7 +252,7 @@ func crashAt(t *testing.T, point string) {
 	// No file lost: each of the four is in the archive or failed/, once.
 	var placed []string
 	for _, d := range []string{"archive", "failed"} {
-		for _, f := range filesUnder(t, c.dir(d)) {
+		for _, f := range testutil.ListFiles(t, c.dir(d)) {
 			if !strings.HasSuffix(f, ".json") {
 				placed = append(placed, filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f))
 			}
@@ -271,7 +261,7 @@ func crashAt(t *testing.T, point string) {
 	if len(placed) != 4 {
 		t.Errorf("files placed: %v, want the 4 files once each", placed)
 	}
-	if left := filesUnder(t, c.dir("inbox")); len(left) != 0 {
+	if left := testutil.ListFiles(t, c.dir("inbox")); len(left) != 0 {
 		t.Errorf("inbox still holds %v", left)
 	}
 	// Completed aggregations: each folder's files exactly once; complete

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
 	"github.com/flinkdrop/flinkdrop/uploader"
@@ -69,7 +70,7 @@ func TestChangedFileBeforeCompleteStartsOver(t *testing.T) {
 
 func filesPath(t *testing.T, dir, name string) string {
 	t.Helper()
-	for _, f := range filesUnder(t, dir) {
+	for _, f := range testutil.ListFiles(t, dir) {
 		if filepath.Base(f) == name {
 			return filepath.Join(dir, f)
 		}
@@ -129,8 +130,8 @@ func TestServerRejectsOneFile(t *testing.T) {
 			t.Errorf("bad.pdf reason %q, want the server's status and message", f.Reason)
 		}
 	}
-	if !strings.Contains(strings.Join(filesUnder(t, e.failed), " "), "bad.pdf") {
-		t.Errorf("bad.pdf not in failed/: %v", filesUnder(t, e.failed))
+	if !strings.Contains(strings.Join(testutil.ListFiles(t, e.failed), " "), "bad.pdf") {
+		t.Errorf("bad.pdf not in failed/: %v", testutil.ListFiles(t, e.failed))
 	}
 }
 
@@ -223,10 +224,10 @@ func TestCredentialsPauseEveryWorker(t *testing.T) {
 	if snap.Counts[store.StateReporting]+snap.Counts[store.StateDone] != 0 {
 		t.Errorf("sessions finished while paused: %v", snap.Counts)
 	}
-	if got := filesUnder(t, e.outbox); len(got) != 0 {
+	if got := testutil.ListFiles(t, e.outbox); len(got) != 0 {
 		t.Errorf("reports written while paused: %v", got)
 	}
-	if got := len(filesUnder(t, e.inbox)); got != 3 {
+	if got := len(testutil.ListFiles(t, e.inbox)); got != 3 {
 		t.Errorf("inbox holds %d files while paused, want 3", got)
 	}
 	before := refusedCalls.Load()
@@ -263,7 +264,7 @@ func TestCredentialsEndOnceRun(t *testing.T) {
 	if _, err := os.Stat(b.Files[0].Path); err != nil {
 		t.Errorf("file moved after a credentials error: %v", err)
 	}
-	if got := filesUnder(t, e.outbox); len(got) != 0 {
+	if got := testutil.ListFiles(t, e.outbox); len(got) != 0 {
 		t.Errorf("report written after a credentials error: %v", got)
 	}
 	un, _ := e.st.Unfinished()
@@ -323,13 +324,13 @@ func TestAfterSuccessDelete(t *testing.T) {
 	if err := e.runOnce(e.pipeline(), b); err != nil {
 		t.Fatal(err)
 	}
-	if got := filesUnder(t, e.archive); len(got) != 0 {
+	if got := testutil.ListFiles(t, e.archive); len(got) != 0 {
 		t.Errorf("archive holds %v, want nothing with after_success delete", got)
 	}
-	if got := filesUnder(t, e.inbox); len(got) != 0 {
+	if got := testutil.ListFiles(t, e.inbox); len(got) != 0 {
 		t.Errorf("inbox holds %v, want the uploaded file deleted and the marker removed", got)
 	}
-	if got := strings.Join(filesUnder(t, e.failed), " "); !strings.Contains(got, "x.txt") || !strings.Contains(got, ".json") {
+	if got := strings.Join(testutil.ListFiles(t, e.failed), " "); !strings.Contains(got, "x.txt") || !strings.Contains(got, ".json") {
 		t.Errorf("failed/ holds %q, want the rejected file with the report", got)
 	}
 }
@@ -463,7 +464,7 @@ func TestOverwrittenWhilePollingStaysInInbox(t *testing.T) {
 			if p.Taken(a.Path) {
 				t.Errorf("a.pdf still taken after its session is done: it would never become a new session")
 			}
-			for _, f := range filesUnder(t, e.archive) {
+			for _, f := range testutil.ListFiles(t, e.archive) {
 				if filepath.Base(f) == "a.pdf" {
 					t.Errorf("archive holds %s, want the overwritten a.pdf left in the inbox", f)
 				}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
 	"github.com/flinkdrop/flinkdrop/uploader"
@@ -152,10 +153,7 @@ func (e *env) readReports(validateEvery int) map[string]report.Report {
 			continue
 		}
 		seen++
-		data, err := os.ReadFile(filepath.Join(e.outbox, de.Name()))
-		if err != nil {
-			e.t.Fatal(err)
-		}
+		data := testutil.ReadFile(e.t, filepath.Join(e.outbox, de.Name()))
 		if seen%validateEvery == 0 {
 			if err := report.Validate(data); err != nil {
 				e.t.Errorf("report %s does not validate: %v\n%s", de.Name(), err, data)
@@ -171,27 +169,6 @@ func (e *env) readReports(validateEvery int) map[string]report.Report {
 		}
 		out[key] = r
 	}
-	return out
-}
-
-// filesUnder lists the regular files under dir, relative, with "/".
-func filesUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -214,19 +191,13 @@ func progressing(t *testing.T, what string, want int, count func() int) {
 	}
 }
 
-// eventually polls cond until it holds, failing the test after a deadline.
+// eventually polls cond until it holds, failing the test after 90 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	// A failure bound, not a timing assertion: under -race with every
 	// package's tests running at once, 1,000 sessions of fsynced
 	// transactions take tens of seconds on two cores.
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 90*time.Second, what, cond)
 }
 
 func fileStatuses(r report.Report) map[string]string {

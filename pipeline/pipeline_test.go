@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
 )
@@ -53,13 +54,13 @@ func TestHappyPathWithoutFraud(t *testing.T) {
 		day + "/applicant-1_jan__" + r.LoginID + "/applicant-1_jan__" + r.LoginID + ".json",
 		day + "/applicant-1_jan__" + r.LoginID + "/b.PNG",
 	}
-	got := strings.Join(filesUnder(t, e.archive), "\n")
+	got := strings.Join(testutil.ListFiles(t, e.archive), "\n")
 	for _, w := range want {
 		if !strings.Contains(got, w) {
 			t.Errorf("archive lacks %s; has:\n%s", w, got)
 		}
 	}
-	if left := filesUnder(t, e.inbox); len(left) != 0 {
+	if left := testutil.ListFiles(t, e.inbox); len(left) != 0 {
 		t.Errorf("inbox still holds %v, want nothing", left)
 	}
 	if _, err := os.Stat(filepath.Join(e.inbox, "applicant-1")); !os.IsNotExist(err) {
@@ -159,8 +160,8 @@ func TestLimits(t *testing.T) {
 					t.Errorf("file %s reason %q, want it to mention %q", f.Name, f.Reason, w)
 				}
 			}
-			inFailed := strings.Join(filesUnder(t, e.failed), "\n")
-			inArchive := strings.Join(filesUnder(t, e.archive), "\n")
+			inFailed := strings.Join(testutil.ListFiles(t, e.failed), "\n")
+			inArchive := strings.Join(testutil.ListFiles(t, e.archive), "\n")
 			for _, f := range r.Files {
 				where := inArchive
 				if f.Status == report.FileRejected {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/report"
 	"github.com/flinkdrop/flinkdrop/store"
 	"github.com/flinkdrop/flinkdrop/uploader"
@@ -177,10 +178,10 @@ func TestResumeFromEveryState(t *testing.T) {
 				if r.AggregationID != seeded.AggregationID || !strings.Contains(r.Error.Message, seeded.AggregationID) {
 					t.Errorf("report does not name the aggregation %s: %+v", seeded.AggregationID, r.Error)
 				}
-				if left := filesUnder(t, e.archive); len(left) != 0 {
+				if left := testutil.ListFiles(t, e.archive); len(left) != 0 {
 					t.Errorf("failed session archived %v", left)
 				}
-				if got := filesUnder(t, e.failed); len(got) != 3 {
+				if got := testutil.ListFiles(t, e.failed); len(got) != 3 {
 					t.Errorf("failed/ holds %v, want both files and the report", got)
 				}
 			},
@@ -248,7 +249,7 @@ func TestResumeFromEveryState(t *testing.T) {
 				t.Errorf("report session %q, want %q", r.SessionID, seeded.ID)
 			}
 			if tt.wantOutcome != report.OutcomeFailed {
-				got := filesUnder(t, e.archive)
+				got := testutil.ListFiles(t, e.archive)
 				if len(got) != 3 {
 					t.Errorf("archive holds %v, want both files and the report", got)
 				}
@@ -258,7 +259,7 @@ func TestResumeFromEveryState(t *testing.T) {
 					}
 				}
 			}
-			if left := filesUnder(t, e.inbox); len(left) != 0 {
+			if left := testutil.ListFiles(t, e.inbox); len(left) != 0 {
 				t.Errorf("inbox still holds %v", left)
 			}
 			if tt.check != nil {
@@ -276,7 +277,7 @@ func TestResumeDoneDoesNothing(t *testing.T) {
 	if err := e.runOnce(e.pipeline()); err != nil {
 		t.Fatal(err)
 	}
-	if got := filesUnder(t, e.outbox); len(got) != 0 {
+	if got := testutil.ListFiles(t, e.outbox); len(got) != 0 {
 		t.Errorf("a done session wrote %v", got)
 	}
 	if _, err := os.Stat(filepath.Join(e.inbox, "resume", "a.pdf")); err != nil {

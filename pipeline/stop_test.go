@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flinkdrop/flinkdrop/internal/testutil"
 	"github.com/flinkdrop/flinkdrop/store"
 )
 
@@ -78,7 +79,7 @@ func TestMoveStopsOnCancel(t *testing.T) {
 			t.Errorf("%s still in the inbox after the move (err %v)", f.Name, err)
 		}
 	}
-	if got := filesUnder(t, e.archive); len(got) != 3 {
+	if got := testutil.ListFiles(t, e.archive); len(got) != 3 {
 		t.Errorf("archive holds %v, want the two files and the report", got)
 	}
 }

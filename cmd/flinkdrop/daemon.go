@@ -132,6 +132,7 @@ func (d *daemon) run(ctx context.Context) error {
 		Collect: func() status.Status { return d.collectStatus(p, client, st, oc) },
 	}
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan watcher.Batch)
@@ -162,9 +163,16 @@ func (d *daemon) run(ctx context.Context) error {
 
 	d.log.Info().Str("version", version).Int("inboxes", len(cfg.Inboxes)).Int("workers", cfg.Workers).
 		Bool("once", d.once).Msg("flinkdrop started")
-	// The first of watcher and pipeline to return ends the run; the status
-	// writer stops with them.
-	err = <-errc
+	// The first of watcher and pipeline to return ends the run, and so does
+	// a stop from outside even while both are blocked (a hung share): the
+	// wait for them is bounded below either way. The status writer stops
+	// with them.
+	stopped := false
+	select {
+	case err = <-errc:
+	case <-parent.Done():
+		stopped = true
+	}
 	cancel()
 	wait := d.stopWait
 	if wait <= 0 {
@@ -174,6 +182,22 @@ func (d *daemon) run(ctx context.Context) error {
 	if len(stuck) > 0 {
 		d.log.Error().Strs("not_stopped", stuck).Dur("waited", wait).
 			Msg("stopping without waiting longer for: " + strings.Join(stuck, ", ") + " (interrupted work resumes at the next start)")
+	}
+	if stopped {
+		// Take what the parts that did stop reported; the first error wins.
+		err = context.Canceled
+	drain:
+		for {
+			select {
+			case e := <-errc:
+				if e != nil && !errors.Is(e, context.Canceled) {
+					err = e
+					break drain
+				}
+			default:
+				break drain
+			}
+		}
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		// Stopped from outside (the run's own cancel comes only after the

@@ -158,12 +158,15 @@ func changedFile(ctx context.Context, it MoveItem, fi fs.FileInfo) (string, erro
 		return "it is no longer a regular file", nil
 	case fi.Size() != it.Size:
 		return fmt.Sprintf("its size changed (%d bytes taken, %d now)", it.Size, fi.Size()), nil
-	case !fi.ModTime().Equal(it.ModTime):
+	case it.SHA256 == "" && !fi.ModTime().Equal(it.ModTime):
 		return fmt.Sprintf("its modification time changed (%s taken, %s now)",
 			it.ModTime.Format(time.RFC3339Nano), fi.ModTime().Format(time.RFC3339Nano)), nil
 	case it.SHA256 == "":
 		return "", nil
 	}
+	// Same size: the content decides, whatever the mtime says. A file only
+	// touched (antivirus, backup tools) is still the file uploaded, and
+	// leaving it would upload it again as a new session.
 	got, err := hashFile(ctx, it.Src)
 	if err != nil {
 		return "", err

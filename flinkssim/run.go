@@ -124,11 +124,13 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	// The printed config names this inbox: make it, so the config works as
-	// printed (flinkdrop makes the outbox, archive and failed folders).
+	// The printed config names these folders: make them, so the config
+	// works as printed.
 	inbox := filepath.Join(s.opts.Dir, "inbox")
-	if err := os.MkdirAll(inbox, 0o755); err != nil {
-		return fmt.Errorf("flinkssim: create the inbox %s: %w", inbox, err)
+	for _, d := range []string{inbox, inbox + "-reports", inbox + "-archive", inbox + "-failed"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("flinkssim: create the folder %s of the printed config: %w", d, err)
+		}
 	}
 	c := s.Certs()
 	id, _, _, customer := s.Credentials()

@@ -140,8 +140,9 @@ func checkFolders(c *checker, cfg *config.Config) {
 				c.add("FAIL", "folders", "inbox %s does not exist (create it, or fix inboxes[].path)", dir)
 				return
 			}
-			// flinkdrop makes it at start: its nearest existing parent
-			// must be a folder it can write.
+			// flinkdrop (state_dir; run --once for the others) makes it at
+			// start: its nearest existing parent must be a folder it can
+			// write.
 			parent := existingParent(dir)
 			if pi, err := os.Stat(parent); err != nil || !pi.IsDir() {
 				c.add("FAIL", "folders", "%s %s cannot be created: %s is not a folder (fix the path in the config)", role, dir, parent)
@@ -151,7 +152,11 @@ func checkFolders(c *checker, cfg *config.Config) {
 				c.add("FAIL", "folders", "%s %s does not exist and cannot be created: %s is not writable: %v (create it, writable by the service user)", role, dir, parent, err)
 				return
 			}
-			c.add("warn", "folders", "%s %s does not exist yet; it will be created at start", role, dir)
+			if role == "state_dir" {
+				c.add("warn", "folders", "%s %s does not exist yet; it will be created at start", role, dir)
+				return
+			}
+			c.add("warn", "folders", "%s %s does not exist yet: run --once creates it, the service waits until it exists (create it now, or mount its share)", role, dir)
 			return
 		}
 		if err != nil {

@@ -19,11 +19,19 @@ var errInboxMissing = errors.New("inbox folder does not exist")
 // folderMode is the mode of the folders flinkdrop creates.
 const folderMode = 0o750
 
-// prepareFolders creates state_dir and every inbox's outbox, failed and (with
-// after_success: move) archive folder, so no session waits on a folder that
-// is not there. Inbox roots are never created: a missing one fails `run
-// --once` (errInboxMissing) and is logged by the daemon, which goes on (the
-// share may be mounted later; the watcher retries it).
+// prepareFolders creates state_dir, and checks every inbox's outbox, failed
+// and (with after_success: move) archive folder.
+//
+// `run --once`, started by a person, creates missing output folders, so it
+// never waits on a folder that is not there. The daemon does not: a missing
+// output folder at start most often means a share not mounted yet, and
+// creating it would put reports and archived files on the local disk under
+// the mount point, hidden once the share mounts. It logs the folder and goes
+// on; sessions wait for it (the status shows why).
+//
+// Inbox roots are never created: a missing one fails `run --once`
+// (errInboxMissing) and is logged by the daemon, which goes on (the share
+// may be mounted later; the watcher retries it).
 func prepareFolders(cfg *config.Config, once bool, log zerolog.Logger) error {
 	if err := makeFolder("state_dir", cfg.StateDir); err != nil {
 		return err
@@ -44,6 +52,12 @@ func prepareFolders(cfg *config.Config, once bool, log zerolog.Logger) error {
 			folders = append(folders, struct{ key, dir string }{k + "archive", in.Archive})
 		}
 		for _, f := range folders {
+			if !once {
+				if _, err := os.Stat(f.dir); errors.Is(err, fs.ErrNotExist) {
+					log.Error().Str("folder", f.dir).Msgf("%s %s does not exist: sessions wait for it (create it, or mount its share)", f.key, f.dir)
+				}
+				continue
+			}
 			if err := makeFolder(f.key, f.dir); err != nil {
 				return err
 			}

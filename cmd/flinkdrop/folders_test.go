@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/flinkdrop/flinkdrop/config"
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
 	"github.com/flinkdrop/flinkdrop/internal/testutil"
@@ -135,4 +138,35 @@ func blocker(t *testing.T, ws workspace) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestDaemonDoesNotCreateOutputFolders: the daemon leaves a missing outbox,
+// archive or failed folder alone (it may be an unmounted share's mount
+// point) and logs it; state_dir is still made.
+func TestDaemonDoesNotCreateOutputFolders(t *testing.T) {
+	t.Parallel()
+	ws := newWorkspace(t)
+	for _, d := range []string{ws.outbox, ws.archive, ws.failed, ws.state} {
+		if err := os.Remove(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := &config.Config{StateDir: ws.state, Inboxes: []config.Inbox{{
+		Path: ws.inbox, Outbox: ws.outbox, Archive: ws.archive, Failed: ws.failed, AfterSuccess: config.AfterSuccessMove,
+	}}}
+	var logs testutil.SyncBuffer
+	if err := prepareFolders(cfg, false, zerolog.New(&logs)); err != nil {
+		t.Fatalf("prepareFolders(daemon) = %v, want nil", err)
+	}
+	for _, d := range []string{ws.outbox, ws.archive, ws.failed} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("daemon start created %s (stat err %v), want it left missing", d, err)
+		}
+		if !strings.Contains(logs.String(), d) {
+			t.Errorf("log does not name the missing folder %s:\n%s", d, logs.String())
+		}
+	}
+	if fi, err := os.Stat(ws.state); err != nil || !fi.IsDir() {
+		t.Errorf("state_dir %s not created: %v", ws.state, err)
+	}
 }

@@ -227,3 +227,23 @@ func TestMigrateFromVersion2FoldsTakenIndex(t *testing.T) {
 		})
 	}
 }
+
+// Two unfinished v2 sessions whose paths differ only in case share one
+// folded key after the migration: the older keeps it, so the newer one
+// finishing does not release the older one's file.
+func TestMigrateFromVersion2CaseCollisionKeepsOlder(t *testing.T) {
+	older := newSession("/in", "x.pdf")
+	older.ID = "20260301T090000.000Z-00000001"
+	older.Files[0].Path = filepath.Join("/in", "Applicant-1", "x.pdf")
+	newer := newSession("/in", "x.pdf")
+	newer.ID = "20260301T090000.000Z-00000002"
+	newer.Files[0].Path = filepath.Join("/in", "applicant-1", "x.pdf")
+
+	path := filepath.Join(t.TempDir(), "state.db")
+	buildV2(t, path, []Session{older, newer})
+	st := openCase(t, path, pathCaseFold)
+	finishSession(t, st, newer.ID, t0)
+	if got, _ := st.IsTaken(older.Files[0].Path); !got {
+		t.Errorf("IsTaken(%s) after the newer look-alike finished = false, want true (the older session still holds it)", older.Files[0].Path)
+	}
+}

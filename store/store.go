@@ -135,7 +135,14 @@ func rebuildTaken(tx *bolt.Tx, fold bool) error {
 			return nil
 		}
 		for _, p := range s.Paths() {
-			if err := taken.Put([]byte(foldPath(p, fold)), []byte(s.ID)); err != nil {
+			key := []byte(foldPath(p, fold))
+			if taken.Get(key) != nil {
+				// Two unfinished sessions hold paths that differ only in
+				// case (made before keys were folded). The older one keeps
+				// the key; the newer one's release then leaves it in place.
+				continue
+			}
+			if err := taken.Put(key, []byte(s.ID)); err != nil {
 				return err
 			}
 		}

@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -454,7 +452,7 @@ func changed(ctx context.Context, f store.File) (string, error) {
 	if fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime) {
 		return fmt.Sprintf("%s changed after it was sent (size or modification time)", f.Name), nil
 	}
-	sum, err := hashFile(ctx, f.Path)
+	sum, err := report.HashFile(ctx, f.Path)
 	if err != nil {
 		return "", fmt.Errorf("re-check %s: %w", f.Path, err)
 	}
@@ -462,34 +460,6 @@ func changed(ctx context.Context, f store.File) (string, error) {
 		return fmt.Sprintf("%s changed after it was sent (SHA-256)", f.Name), nil
 	}
 	return "", nil
-}
-
-// hashChunk is how much hashFile reads between checks of ctx.
-const hashChunk = 1 << 20
-
-// hashFile returns the hex SHA-256 of the file at path. It checks ctx
-// between chunks, so a stop is not held up by a large file on a slow share.
-func hashFile(ctx context.Context, path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	buf := make([]byte, hashChunk)
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, err := fh.Read(buf)
-		h.Write(buf[:n])
-		if errors.Is(err, io.EOF) {
-			return hex.EncodeToString(h.Sum(nil)), nil
-		}
-		if err != nil {
-			return "", err
-		}
-	}
 }
 
 // complete calls complete for the session's aggregation. It runs right

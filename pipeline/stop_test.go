@@ -23,7 +23,7 @@ func exdev(oldpath, newpath string) error {
 // reading the whole file first.
 func TestRecheckHashStopsOnCancel(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "big.pdf")
-	data := make([]byte, 3*hashChunk)
+	data := make([]byte, 3<<20) // several of HashFile's 1 MiB chunks
 	copy(data, pdfData)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)

@@ -167,7 +167,7 @@ func changedFile(ctx context.Context, it MoveItem, fi fs.FileInfo) (string, erro
 	// Same size: the content decides, whatever the mtime says. A file only
 	// touched (antivirus, backup tools) is still the file uploaded, and
 	// leaving it would upload it again as a new session.
-	got, err := hashFile(ctx, it.Src)
+	got, err := HashFile(ctx, it.Src)
 	if err != nil {
 		return "", err
 	}
@@ -454,7 +454,7 @@ func matches(ctx context.Context, path string, fi fs.FileInfo, size int64, sha s
 	if sha == "" {
 		return true, nil
 	}
-	got, err := hashFile(ctx, path)
+	got, err := HashFile(ctx, path)
 	if err != nil {
 		return false, err
 	}
@@ -466,20 +466,21 @@ func sameContent(ctx context.Context, a string, ai fs.FileInfo, b string, bi fs.
 	if !ai.Mode().IsRegular() || !bi.Mode().IsRegular() || ai.Size() != bi.Size() {
 		return false, nil
 	}
-	ha, err := hashFile(ctx, a)
+	ha, err := HashFile(ctx, a)
 	if err != nil {
 		return false, err
 	}
-	hb, err := hashFile(ctx, b)
+	hb, err := HashFile(ctx, b)
 	if err != nil {
 		return false, err
 	}
 	return ha == hb, nil
 }
 
-// hashFile returns the hex SHA-256 of a file's content; it stops between
-// chunks when ctx is done.
-func hashFile(ctx context.Context, path string) (string, error) {
+// HashFile returns the hex SHA-256 of a file's content; it stops between
+// chunks when ctx is done, so a stop is not held up by a large file on a
+// slow share.
+func HashFile(ctx context.Context, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/flinkdrop/flinkdrop/config"
@@ -95,7 +96,7 @@ func runChecks(ctx context.Context, c *checker, path string) {
 			info.Subject, info.Issuer, days, info.NotAfter.Format(time.DateOnly))
 	}
 
-	client, err := newClient(cfg, discardLogger(), clock.Real())
+	client, err := newClient(cfg, zerolog.Nop(), clock.Real())
 	if err != nil {
 		c.add("FAIL", "client", "%v", err)
 		return

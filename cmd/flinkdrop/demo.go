@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/flinkdrop/flinkdrop/config"
 	"github.com/flinkdrop/flinkdrop/flinkssim"
 	"github.com/flinkdrop/flinkdrop/internal/clock"
+	"github.com/flinkdrop/flinkdrop/internal/logging"
 	"github.com/flinkdrop/flinkdrop/internal/samples"
 	"github.com/flinkdrop/flinkdrop/report"
 )
@@ -76,7 +78,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dir string, once boo
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	sim, err := flinkssim.Start(flinkssim.Options{Dir: filepath.Join(dir, "sim"), FraudPolls: 1, Log: discardLogger()})
+	sim, err := flinkssim.Start(flinkssim.Options{Dir: filepath.Join(dir, "sim"), FraudPolls: 1, Log: zerolog.Nop()})
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("demo: start the simulator: %w", err)}
 	}
@@ -119,12 +121,12 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dir string, once boo
 		inbox.Path, inbox.Outbox, inbox.Archive)
 	fmt.Fprintf(stdout, "  %d sample folders dropped; a report line follows for each session.\n\n", len(demoSamples))
 
-	logFile, err := os.OpenFile(filepath.Join(dir, "flinkdrop.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// The config sends the log to a file; nothing goes to the terminal.
+	log, closeLog, err := logging.New(cfg.Log, stderr, false)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	defer logFile.Close()
-	log := newLogger(logFile, "debug")
+	defer closeLog.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -152,13 +154,13 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dir string, once boo
 		select {
 		case err := <-daemonErr:
 			if err != nil {
-				return &exitError{code: exitFailure, err: fmt.Errorf("demo: the daemon stopped: %w (log: %s)", err, logFile.Name())}
+				return &exitError{code: exitFailure, err: fmt.Errorf("demo: the daemon stopped: %w (log: %s)", err, cfg.Log.File)}
 			}
 			return nil
 		case <-deadline:
 			cancel()
 			<-daemonErr
-			return &exitError{code: exitFailure, err: fmt.Errorf("demo: %d sample(s) not reported within %s (log: %s)", len(want), timeout, logFile.Name())}
+			return &exitError{code: exitFailure, err: fmt.Errorf("demo: %d sample(s) not reported within %s (log: %s)", len(want), timeout, cfg.Log.File)}
 		case <-tick.C:
 		}
 	}
@@ -225,13 +227,14 @@ func summarizeReport(r report.Report) string {
 // demoConfig is the config the demo runs with.
 func demoConfig(sim *flinkssim.Sim, dir string) string {
 	certs := sim.Certs()
-	id, secret, apiKey, customer := sim.Credentials()
+	id, _, _, customer := sim.Credentials()
+	secretFile, apiKeyFile := sim.CredentialFiles()
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	return fmt.Sprintf(`# Written by flinkdrop demo: runs against the built-in simulator.
 flinks:
   upload_url: %s
   client_id: %s
-  client_secret: %s
+  client_secret_file: %s
   tls:
     cert_file: %s
     key_file: %s
@@ -239,7 +242,7 @@ flinks:
   fraud:
     url: %s
     customer_id: %s
-    api_key: %s
+    api_key_file: %s
     poll_interval: 1s
     timeout: 2m
 state_dir: %s
@@ -254,8 +257,9 @@ inboxes:
     rescan_interval: 5s
 log:
   level: debug
-`, q(sim.UploadURL()), q(id), q(secret), q(certs.ClientCertFile), q(certs.ClientKeyFile), q(certs.CAFile),
-		q(sim.FraudURL()), q(customer), q(apiKey),
+  file: %s
+`, q(sim.UploadURL()), q(id), q(secretFile), q(certs.ClientCertFile), q(certs.ClientKeyFile), q(certs.CAFile),
+		q(sim.FraudURL()), q(customer), q(apiKeyFile),
 		q(filepath.Join(dir, "state")), q(filepath.Join(dir, "inbox")), q(filepath.Join(dir, "outbox")),
-		q(filepath.Join(dir, "archive")), q(filepath.Join(dir, "failed")))
+		q(filepath.Join(dir, "archive")), q(filepath.Join(dir, "failed")), q(filepath.Join(dir, "flinkdrop.log")))
 }

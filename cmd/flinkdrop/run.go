@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/flinkdrop/flinkdrop/config"
@@ -91,15 +90,4 @@ func explain(err error) error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && logging.IsTerminal(f)
-}
-
-func discardLogger() zerolog.Logger { return zerolog.Nop() }
-
-// newLogger is a JSON logger at level to w (the demo's log file).
-func newLogger(w io.Writer, level string) zerolog.Logger {
-	l, err := zerolog.ParseLevel(level)
-	if err != nil {
-		l = zerolog.InfoLevel
-	}
-	return zerolog.New(w).Level(l).With().Timestamp().Logger()
 }
